@@ -1,0 +1,236 @@
+# Image-collection visualizer: a folder of photographs -> an explorable mosaic and its web viewer.
+#
+#   demo_collection  (only for the built-in demo) sample photographs -> data/demo/
+#   features         images -> CNN -> PCA              results/<name>/features.npz, rejected.csv
+#   embedding        features -> 2-D t-SNE             results/<name>/embedding.csv   (id,x,y)
+#   grid             2-D points -> one cell each       results/<name>/grid.csv        (id,col,row)
+#   mosaic           each image fitted to a cell       results/<name>/cells/<id>.jpg
+#   tiles            cells on the grid -> Deep Zoom     results/<name>/tiles/mosaic.dzi
+#   metadata         CSVs joined with the grid -> JSON  results/<name>/items.json, metadata_report.csv
+#   site             viewer + tiles + JSON, static      results/<name>/site/
+#
+# Each stage is one script in scripts/ that also runs on its own (python scripts/<stage>.py -h).
+# Run: snakemake --cores 2        Plan: snakemake -n        Picture: snakemake --dag | dot -Tsvg
+
+import json
+import sys
+from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+BASE = Path(workflow.basedir)
+sys.path.insert(0, str(BASE / "scripts"))
+import workflow_config  # noqa: E402
+from common import PipelineError  # noqa: E402
+
+
+configfile: BASE / "config.yaml"
+
+
+try:
+    workflow_config.check(config, BASE / "schemas" / "config.schema.yaml")
+except PipelineError as error:
+    raise WorkflowError(str(error))
+validate(config, BASE / "schemas" / "config.schema.yaml")  # fills in defaults
+
+NAME = config["collection"]["name"]
+OUT = f"results/{NAME}"
+SCRIPTS = BASE / "scripts"
+VIEWER = BASE / "viewer"
+DEMO = config.get("demo")
+
+if DEMO:
+    import demo_collection
+
+    IMAGES = [f"{DEMO['folder']}/images/{key}.jpg" for key in demo_collection.demo_ids(DEMO["per_source"])]
+    workflow_config.check_grid(config, len(IMAGES))
+else:
+    try:
+        IMAGES = list(workflow_config.collection_images(config).values())
+    except PipelineError as error:
+        raise WorkflowError(str(error))
+
+
+rule all:
+    input:
+        f"{OUT}/site",
+
+
+if DEMO:
+
+    rule demo_collection:
+        output:
+            images=IMAGES,
+            records=f"{DEMO['folder']}/items.csv",
+            subjects=f"{DEMO['folder']}/subjects.csv",
+        params:
+            per_source=DEMO["per_source"],
+        conda:
+            "envs/demo.yaml"
+        shell:
+            "python {SCRIPTS}/demo_collection.py -out {DEMO[folder]} -per-source {params.per_source}"
+
+
+rule features:
+    input:
+        IMAGES,
+    output:
+        features=f"{OUT}/features.npz",
+        rejected=f"{OUT}/rejected.csv",
+    params:
+        images=config["images"],
+        model=config["features"]["model"],
+        layer=f"-layer {config['features']['layer']}" if config["features"]["layer"] else "",
+        weights=config["features"]["weights"],
+        pca=config["features"]["pca"],
+        batch=config["features"]["batch_size"],
+    threads: config["jobs"]
+    log:
+        f"{OUT}/logs/features.log",
+    benchmark:
+        f"{OUT}/benchmarks/features.tsv"
+    conda:
+        "envs/features.yaml"
+    shell:
+        "python {SCRIPTS}/features.py -in {params.images:q} -out {output.features} -rejected {output.rejected}"
+        " -model {params.model} {params.layer} -weights {params.weights:q} -pca {params.pca}"
+        " -batch {params.batch} -jobs {threads} 2>&1 | tee {log}"
+
+
+rule embedding:
+    input:
+        f"{OUT}/features.npz",
+    output:
+        f"{OUT}/embedding.csv",
+    params:
+        perplexity=config["embedding"]["perplexity"],
+        rate=config["embedding"]["learning_rate"],
+        iterations=config["embedding"]["iterations"],
+        seed=config["embedding"]["random_state"],
+    threads: config["jobs"]
+    log:
+        f"{OUT}/logs/embedding.log",
+    benchmark:
+        f"{OUT}/benchmarks/embedding.tsv"
+    conda:
+        "envs/embedding.yaml"
+    shell:
+        "python {SCRIPTS}/embedding.py -in {input} -out {output} -perplexity {params.perplexity}"
+        " -rate {params.rate} -iter {params.iterations} -seed {params.seed} -jobs {threads} 2>&1 | tee {log}"
+
+
+rule grid:
+    input:
+        f"{OUT}/embedding.csv",
+    output:
+        f"{OUT}/grid.csv",
+    params:
+        size=config["grid"]["size"],
+        block=config["grid"]["block"],
+    log:
+        f"{OUT}/logs/grid.log",
+    benchmark:
+        f"{OUT}/benchmarks/grid.tsv"
+    conda:
+        "envs/grid.yaml"
+    shell:
+        "python {SCRIPTS}/grid.py -in {input} -out {output} -grid {params.size} -block {params.block} 2>&1 | tee {log}"
+
+
+rule mosaic:
+    input:
+        grid=f"{OUT}/grid.csv",
+        images=IMAGES,
+    output:
+        directory(f"{OUT}/cells"),
+    params:
+        images=config["images"],
+        size=config["tiles"]["size"],
+        fit=config["mosaic"]["fit"],
+        background=",".join(map(str, config["mosaic"]["background"])),
+    threads: config["jobs"]
+    log:
+        f"{OUT}/logs/mosaic.log",
+    benchmark:
+        f"{OUT}/benchmarks/mosaic.tsv"
+    conda:
+        "envs/tiles.yaml"
+    shell:
+        "python {SCRIPTS}/mosaic.py -in {input.grid} -image {params.images:q} -out {output} -tile {params.size}"
+        " -fit {params.fit} -background {params.background} -jobs {threads} 2>&1 | tee {log}"
+
+
+rule tiles:
+    input:
+        grid=f"{OUT}/grid.csv",
+        cells=f"{OUT}/cells",
+    output:
+        directory(f"{OUT}/tiles"),
+    params:
+        size=config["tiles"]["size"],
+        overlap=config["tiles"]["overlap"],
+        format=config["tiles"]["format"],
+        quality=config["tiles"]["quality"],
+        background=",".join(map(str, config["mosaic"]["background"])),
+    log:
+        f"{OUT}/logs/tiles.log",
+    benchmark:
+        f"{OUT}/benchmarks/tiles.tsv"
+    conda:
+        "envs/tiles.yaml"
+    shell:
+        "python {SCRIPTS}/tiles.py -in {input.grid} -cells {input.cells} -out {output} -tile {params.size}"
+        " -tsize {params.size} -overlap {params.overlap} -format {params.format} -quality {params.quality}"
+        " -background {params.background} 2>&1 | tee {log}"
+
+
+rule metadata:
+    input:
+        grid=f"{OUT}/grid.csv",
+        records=config["metadata"]["items"],
+        subjects=config["metadata"]["subjects"],
+    output:
+        json=f"{OUT}/items.json",
+        report=f"{OUT}/metadata_report.csv",
+    params:
+        top=config["metadata"]["subjects_top"],
+        max_unmatched=config["metadata"]["max_unmatched"],
+        years=config["metadata"]["years"],
+    log:
+        f"{OUT}/logs/metadata.log",
+    benchmark:
+        f"{OUT}/benchmarks/metadata.tsv"
+    conda:
+        "envs/metadata.yaml"
+    shell:
+        "python {SCRIPTS}/metadata.py -in {input.records:q} -sub {input.subjects:q} -grid {input.grid}"
+        " -out {output.json} -report {output.report} -subjects-top {params.top}"
+        " -max-unmatched {params.max_unmatched} -years {params.years} 2>&1 | tee {log}"
+
+
+rule site:
+    input:
+        tiles=f"{OUT}/tiles",
+        cells=f"{OUT}/cells",
+        json=f"{OUT}/items.json",
+        viewer=[VIEWER / "build.mjs", VIEWER / "package.json", *sorted((VIEWER / "src").rglob("*.*"))],
+    output:
+        directory(f"{OUT}/site"),
+    params:
+        name=NAME,
+        title=config["collection"]["title"],
+        description=config["collection"]["description"],
+        about=json.dumps(config["collection"]["about"]),
+    log:
+        f"{OUT}/logs/site.log",
+    benchmark:
+        f"{OUT}/benchmarks/site.tsv"
+    conda:
+        "envs/site.yaml"
+    shell:
+        "python {SCRIPTS}/site.py -tiles {input.tiles} -cells {input.cells} -items {input.json}"
+        " -out {output} -viewer {VIEWER} -name {params.name} -title {params.title:q}"
+        " -description {params.description:q} -about {params.about:q} 2>&1 | tee {log}"

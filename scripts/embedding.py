@@ -1,0 +1,66 @@
+"""Stage 2, embedding: the PCA features laid out in 2-D with t-SNE (openTSNE).
+
+openTSNE replaces the original's MulticoreTSNE: it is maintained, installs from wheels and its
+FFT-accelerated gradients are several times faster at collection sizes. Output: ``id,x,y``.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+
+from common import PipelineError, atomic_path, load_features, run_cli
+
+
+def embed(features: np.ndarray, perplexity: float = 30.0, learning_rate="auto", n_iter: int = 750,
+          jobs: int = 2, random_state: int = 42, verbose: bool = False) -> np.ndarray:
+    """2-D t-SNE of `features`; the same random_state gives the same layout on every run.
+
+    Perplexity is capped below a third of the number of points, which t-SNE needs to be defined.
+    """
+    from openTSNE import TSNE
+
+    count = len(features)
+    if count < 4:
+        raise PipelineError(f"t-SNE needs at least 4 images, got {count}")
+    perplexity = min(perplexity, (count - 1) / 3)
+    tsne = TSNE(
+        n_components=2,
+        perplexity=perplexity,
+        learning_rate=learning_rate,
+        n_iter=n_iter,
+        n_jobs=jobs,
+        random_state=random_state,
+        verbose=verbose,
+    )
+    return np.asarray(tsne.fit(features.astype(np.float64)))
+
+
+def save_embedding(path, ids: list[str], points: np.ndarray) -> None:
+    with atomic_path(path) as temp:
+        pd.DataFrame({"id": ids, "x": points[:, 0], "y": points[:, 1]}).to_csv(temp, index=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-in", dest="input", required=True, help="features .npz")
+    parser.add_argument("-out", dest="output", required=True, help="embedding CSV (id,x,y) to write")
+    parser.add_argument("-perplexity", type=float, default=30.0)
+    parser.add_argument("-rate", default="auto", help="learning rate: a number or 'auto' (N/12)")
+    parser.add_argument("-iter", dest="n_iter", type=int, default=750, help="optimisation iterations")
+    parser.add_argument("-jobs", type=int, default=2, help="threads")
+    parser.add_argument("-seed", type=int, default=42, help="random_state")
+    args = parser.parse_args(argv)
+
+    ids, features, _ = load_features(args.input)
+    rate = args.rate if args.rate == "auto" else float(args.rate)
+    print(f"embedding: t-SNE of {len(ids)} x {features.shape[1]} with {args.jobs} jobs", file=sys.stderr)
+    points = embed(features, args.perplexity, rate, args.n_iter, args.jobs, args.seed, verbose=True)
+    save_embedding(args.output, ids, points)
+    print(f"embedding: wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,104 @@
+"""Stage 3, grid: each 2-D point gets its own cell of a COLS x ROWS grid.
+
+The embedding is scaled onto the grid and points are assigned to cell centres by an optimal
+linear assignment (Jonker-Volgenant, the ``lap`` package), which minimises the total squared
+displacement. A dense cost matrix grows with N^2, so large collections are first split into
+balanced halves along the longer side of the grid until each part has at most ``block`` cells,
+and each part is solved exactly. Output: ``id,col,row`` with a ``# grid COLSxROWS`` header line.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+import pandas as pd
+
+from common import PipelineError, atomic_path, read_embedding, resolve_grid_size, run_cli
+
+DEFAULT_BLOCK = 512  # 13,000 points in about 4 s on 2 cores; exact below this size
+
+
+def scale_to_grid(points: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """Stretch points to fill [0, cols] x [0, rows], the grid's own aspect."""
+    low = points.min(axis=0)
+    span = np.where(np.ptp(points, axis=0) > 0, np.ptp(points, axis=0), 1.0)
+    return (points - low) / span * np.array([cols, rows])
+
+
+def _solve_exact(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """Optimal assignment of points (n) to cells (m >= n); returns the chosen cell index per point."""
+    import lap
+
+    centres = cells + 0.5
+    cost = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    _, point_to_cell, _ = lap.lapjv(cost, extend_cost=True)
+    return point_to_cell
+
+
+def _assign(points: np.ndarray, index: np.ndarray, col0: int, col1: int, row0: int, row1: int,
+            block: int, out: np.ndarray) -> None:
+    """Assign points[index] to cells in [col0,col1) x [row0,row1), recursively halving big regions."""
+    width, height = col1 - col0, row1 - row0
+    if width * height <= block or len(index) <= 1:
+        cols, rows = np.meshgrid(np.arange(col0, col1), np.arange(row0, row1))
+        cells = np.column_stack([cols.ravel(), rows.ravel()]).astype(float)
+        chosen = _solve_exact(points[index], cells)
+        out[index] = cells[chosen].astype(int)
+        return
+    axis = 0 if width >= height else 1
+    if axis == 0:
+        middle = col0 + width // 2
+        first_cells = (middle - col0) * height
+    else:
+        middle = row0 + height // 2
+        first_cells = width * (middle - row0)
+    second_cells = width * height - first_cells
+    # Share points in proportion to cells, never more than a half can hold.
+    share = round(len(index) * first_cells / (first_cells + second_cells))
+    share = min(first_cells, max(len(index) - second_cells, share))
+    order = index[np.argsort(points[index, axis], kind="stable")]
+    first, second = order[:share], order[share:]
+    if axis == 0:
+        _assign(points, first, col0, middle, row0, row1, block, out)
+        _assign(points, second, middle, col1, row0, row1, block, out)
+    else:
+        _assign(points, first, col0, col1, row0, middle, block, out)
+        _assign(points, second, col0, col1, middle, row1, block, out)
+
+
+def assign_to_grid(points: np.ndarray, cols: int, rows: int, block: int = DEFAULT_BLOCK) -> np.ndarray:
+    """Return an (N, 2) int array of (col, row), one distinct cell per point."""
+    if len(points) > cols * rows:
+        raise PipelineError(f"{len(points)} images do not fit a {cols}x{rows} grid")
+    scaled = scale_to_grid(np.asarray(points, dtype=float), cols, rows)
+    out = np.zeros((len(points), 2), dtype=int)
+    _assign(scaled, np.arange(len(points)), 0, cols, 0, rows, block, out)
+    return out
+
+
+def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> None:
+    with atomic_path(path) as temp:
+        with open(temp, "w", encoding="utf-8") as handle:
+            handle.write(f"# grid {cols}x{rows}\n")
+            pd.DataFrame({"id": ids, "col": cells[:, 0], "row": cells[:, 1]}).to_csv(handle, index=False)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-in", dest="input", required=True, help="embedding CSV (id,x,y)")
+    parser.add_argument("-out", dest="output", required=True, help="grid CSV (id,col,row) to write")
+    parser.add_argument("-grid", default="auto", help="COLSxROWS, or 'auto' for the smallest near-square grid")
+    parser.add_argument("-block", type=int, default=DEFAULT_BLOCK, help="largest part solved exactly (cells)")
+    args = parser.parse_args(argv)
+
+    embedding = read_embedding(args.input)
+    cols, rows = resolve_grid_size(args.grid, len(embedding))
+    print(f"grid: {len(embedding)} images onto {cols}x{rows}", file=sys.stderr)
+    cells = assign_to_grid(embedding[["x", "y"]].to_numpy(), cols, rows, args.block)
+    save_grid(args.output, embedding["id"].tolist(), cells, cols, rows)
+    print(f"grid: wrote {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_cli(main)

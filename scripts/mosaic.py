@@ -1,0 +1,92 @@
+"""Stage 4, mosaic: every gridded image fitted to one square cell of the mosaic.
+
+libvips (pyvips) makes each cell with shrink-on-load, honouring EXIF orientation and converting
+any colour mode to 8-bit sRGB, then fills the cell by centre-cropping as the original did (or
+letterboxes it). A file that fails to decode here gets a plain placeholder cell and a line in
+``cells_report.csv``, so the mosaic never stops halfway. The tiles stage places these cells.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pandas as pd
+from tqdm import tqdm
+
+from common import CELL_FORMAT, PipelineError, atomic_dir, find_images, parse_tile, read_grid, run_cli
+
+def make_cell(path: str, size: int, fit: str = "crop", background=(0, 0, 0)):
+    """Return a size x size 8-bit sRGB pyvips image of the picture at `path`."""
+    import pyvips
+
+    image = pyvips.Image.thumbnail(path, size, height=size, crop="centre" if fit == "crop" else "none")
+    if image.hasalpha():
+        image = image.flatten(background=list(background))
+    if image.interpretation not in ("srgb",) or image.bands != 3:
+        image = image.colourspace("srgb")
+    image = image.cast("uchar") if image.format != "uchar" else image
+    if image.width != size or image.height != size:  # letterbox
+        image = image.gravity("centre", size, size, extend="background", background=list(background))
+    return image
+
+
+def placeholder_cell(size: int, colour=(128, 128, 128)):
+    import pyvips
+
+    return (pyvips.Image.black(size, size, bands=3) + list(colour)).cast("uchar")
+
+
+def make_cells(images: dict[str, str], out_dir: str | Path, size: int, fit: str = "crop",
+               background=(0, 0, 0), threads: int = 2, progress: bool = True) -> list[tuple[str, str, str]]:
+    """Write out_dir/<id>.jpg for each id -> path; return (id, path, reason) for placeholders used."""
+    import pyvips
+
+    out_dir = Path(out_dir)
+    failures = []
+
+    def one(item):
+        key, path = item
+        target = str(out_dir / f"{key}{CELL_FORMAT}")
+        try:
+            make_cell(path, size, fit, background).write_to_file(target, Q=95)
+        except pyvips.Error as error:
+            placeholder_cell(size).write_to_file(target, Q=95)
+            failures.append((key, path, str(error).strip().splitlines()[0]))
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        list(tqdm(pool.map(one, images.items()), total=len(images), unit="img", desc="mosaic",
+                  disable=not progress, mininterval=1.0, file=sys.stderr))
+    return failures
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-in", dest="input", required=True, help="grid CSV (id,col,row): which images to place")
+    parser.add_argument("-image", required=True, help="glob of the collection's images, quoted")
+    parser.add_argument("-out", dest="output", required=True, help="folder of cells to write")
+    parser.add_argument("-tile", default="128", help="cell size in pixels, e.g. 128 or 128x128")
+    parser.add_argument("-fit", choices=("crop", "letterbox"), default="crop")
+    parser.add_argument("-background", default="0,0,0", help="R,G,B behind letterboxed or transparent images")
+    parser.add_argument("-jobs", type=int, default=2)
+    args = parser.parse_args(argv)
+
+    grid, _, _ = read_grid(args.input)
+    images = find_images(args.image)
+    missing = [key for key in grid["id"] if key not in images]
+    if missing:
+        raise PipelineError(f"{len(missing)} gridded id(s) have no file matching {args.image}, e.g. {missing[:3]}")
+    size = parse_tile(args.tile)
+    background = tuple(int(v) for v in args.background.split(","))
+    wanted = {key: images[key] for key in grid["id"]}
+    with atomic_dir(args.output) as temp:
+        failures = make_cells(wanted, temp, size, args.fit, background, args.jobs)
+        pd.DataFrame(failures, columns=["id", "path", "reason"]).to_csv(Path(temp) / "cells_report.csv", index=False)
+    for key, path, reason in failures:
+        print(f"mosaic: placeholder for {path}: {reason}", file=sys.stderr)
+    print(f"mosaic: wrote {len(wanted)} cells of {size}px to {args.output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,93 @@
+"""Stage 7, site: the viewer, the tiles, the cell thumbnails and the JSON as one static folder.
+
+Any web server can host the result (``npm start`` in viewer/ serves it locally). Files are
+hard-linked from the earlier stages' outputs where the file system allows, so the site costs
+almost no extra disk space. The viewer is bundled from viewer/ by its own build script (Node.js).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from common import PipelineError, atomic_dir, run_cli
+
+
+def link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
+    """Run the viewer's build script, which writes index.html and assets/ into out_dir."""
+    viewer_dir = Path(viewer_dir)
+    if not (viewer_dir / "node_modules").is_dir():
+        raise PipelineError(f"the viewer's packages are not installed: run `npm ci --prefix {viewer_dir}` (or `make setup`)")
+    if shutil.which("node") is None:
+        raise PipelineError("Node.js (node) is needed to build the viewer; install Node.js 20 or newer")
+    result = subprocess.run(["node", str(viewer_dir / "build.mjs"), "--out", str(Path(out_dir).resolve())],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise PipelineError(f"viewer build failed:\n{result.stdout}{result.stderr}")
+
+
+def collection_json(tiles_dir: str | Path, name: str, title: str, description: str, about: list[str]) -> dict:
+    """The viewer's description of this collection: texts, grid geometry and where the data lies."""
+    mosaic = json.loads((Path(tiles_dir) / "mosaic.json").read_text())
+    return {
+        "name": name,
+        "title": title,
+        "description": description,
+        "about": about,
+        "grid": {"cols": mosaic["cols"], "rows": mosaic["rows"],
+                 "cellWidth": mosaic["cellSize"], "cellHeight": mosaic["cellSize"]},
+        "tiles": {"dzi": f"tiles/{mosaic['dzi']}", "width": mosaic["width"], "height": mosaic["height"]},
+        "items": "data/items.json",
+    }
+
+
+def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: dict) -> None:
+    """Write the complete site into out_dir (a fresh folder)."""
+    out_dir = Path(out_dir)
+    build_viewer(viewer_dir, out_dir)
+    shutil.copytree(tiles_dir, out_dir / "tiles", copy_function=link_or_copy,
+                    ignore=shutil.ignore_patterns("mosaic.json", "vips-properties.xml"))
+    shutil.copytree(cells_dir, out_dir / "thumbs", copy_function=link_or_copy,
+                    ignore=shutil.ignore_patterns("*.csv"))
+    (out_dir / "data").mkdir(exist_ok=True)
+    link_or_copy(items_json, out_dir / "data" / "items.json")
+    (out_dir / "data" / "collection.json").write_text(json.dumps(collection, ensure_ascii=False, indent=1),
+                                                      encoding="utf-8")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-tiles", required=True, help="folder with mosaic.dzi from the tiles stage")
+    parser.add_argument("-cells", required=True, help="folder of cells from the mosaic stage")
+    parser.add_argument("-items", required=True, help="items JSON from the metadata stage")
+    parser.add_argument("-out", dest="output", required=True, help="site folder to write")
+    parser.add_argument("-viewer", default="viewer", help="the viewer's source folder")
+    parser.add_argument("-name", default="collection")
+    parser.add_argument("-title", default="Image collection")
+    parser.add_argument("-description", default="")
+    parser.add_argument("-about", default="[]", help="JSON list of paragraphs for the about page")
+    args = parser.parse_args(argv)
+
+    try:
+        about = json.loads(args.about)
+    except json.JSONDecodeError:
+        about = [args.about]
+    collection = collection_json(args.tiles, args.name, args.title, args.description, about)
+    with atomic_dir(args.output) as temp:
+        assemble(temp, args.viewer, args.tiles, args.cells, args.items, collection)
+    print(f"site: wrote {args.output} (serve it with `npm start --prefix {args.viewer}`)", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_cli(main)

@@ -1,0 +1,76 @@
+"""Checks of config.yaml in words a collection manager understands, run before any work starts.
+
+The JSON schema (schemas/config.schema.yaml) says what each key may hold; this module turns its
+findings into one plain sentence per problem, and adds the checks a schema cannot make: that the
+image glob finds files and that the grid has room for them.
+"""
+from __future__ import annotations
+
+import jsonschema
+import yaml
+
+from common import PipelineError, find_images, resolve_grid_size
+
+KIND_NAMES = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
+              "array": "a list", "object": "a section of keys", "null": "empty"}
+
+
+def _where(error) -> str:
+    return ".".join(str(part) for part in error.absolute_path) or "config"
+
+
+def describe(error) -> str:
+    """One sentence for one schema violation."""
+    where, value, rule = _where(error), error.instance, error.validator
+    if rule == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(value) - set(allowed))
+        return f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed here: {', '.join(allowed)}"
+    if rule == "type":
+        kinds = error.validator_value if isinstance(error.validator_value, list) else [error.validator_value]
+        return f"{where} must be {' or '.join(KIND_NAMES.get(k, k) for k in kinds)}, not {value!r}"
+    if rule in ("minimum", "exclusiveMinimum"):
+        bound = "greater than" if rule == "exclusiveMinimum" else "at least"
+        return f"{where} must be {bound} {error.validator_value}, not {value!r}"
+    if rule == "maximum":
+        return f"{where} must be at most {error.validator_value}, not {value!r}"
+    if rule == "enum":
+        return f"{where} must be one of {', '.join(map(str, error.validator_value))}, not {value!r}"
+    if rule == "pattern":
+        hint = error.schema.get("description", f"match {error.validator_value}")
+        return f"{where} is {value!r}, but it should be {hint}"
+    if rule == "required":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def schema_problems(config: dict, schema_path: str) -> list[str]:
+    with open(schema_path, encoding="utf-8") as handle:
+        schema = yaml.safe_load(handle)
+    validator = jsonschema.Draft202012Validator(schema)
+    return [describe(error) for error in sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))]
+
+
+def check(config: dict, schema_path: str) -> None:
+    """Raise PipelineError listing every problem in `config`, or return quietly."""
+    problems = schema_problems(config, schema_path)
+    if problems:
+        raise PipelineError("config has problems:\n  - " + "\n  - ".join(problems))
+
+
+def collection_images(config: dict) -> dict[str, str]:
+    """id -> path of the configured images, checked for emptiness and grid room."""
+    images = find_images(config["images"])
+    if not images:
+        raise PipelineError(f"images: {config['images']!r} matches no files; check the path "
+                            "(relative to the folder snakemake runs in) and the extension")
+    check_grid(config, len(images))
+    return images
+
+
+def check_grid(config: dict, count: int) -> None:
+    """A configured COLSxROWS grid must hold every image; the error names the minimum."""
+    try:
+        resolve_grid_size(config["grid"]["size"], count)
+    except PipelineError as error:
+        raise PipelineError(f"grid.size: {error}") from None
