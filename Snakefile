@@ -68,6 +68,8 @@ if DEMO:
             subjects=f"{DEMO['folder']}/subjects.csv",
         params:
             per_source=DEMO["per_source"],
+        benchmark:
+            f"{OUT}/benchmarks/demo_collection.tsv"
         conda:
             "envs/demo.yaml"
         shell:

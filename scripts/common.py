@@ -68,6 +68,17 @@ def parse_tile(text: str) -> int:
     return parts.pop()
 
 
+def parse_colour(text: str) -> tuple[int, int, int]:
+    """Parse 'R,G,B' (0-255 each), the form the Snakefile passes colours in."""
+    try:
+        colour = tuple(int(part) for part in str(text).split(","))
+    except ValueError:
+        colour = ()
+    if len(colour) != 3 or not all(0 <= part <= 255 for part in colour):
+        raise PipelineError(f"colour {text!r} must be three numbers 0-255 like 0,0,0")
+    return colour
+
+
 def auto_grid_size(count: int) -> tuple[int, int]:
     """The smallest near-square grid (cols >= rows) that holds `count` images."""
     if count <= 0:

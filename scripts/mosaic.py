@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from common import CELL_FORMAT, PipelineError, atomic_dir, find_images, parse_tile, read_grid, run_cli
+from common import CELL_FORMAT, PipelineError, atomic_dir, find_images, parse_colour, parse_tile, read_grid, run_cli
 
 def make_cell(path: str, size: int, fit: str = "crop", background=(0, 0, 0)):
     """Return a size x size 8-bit sRGB pyvips image of the picture at `path`."""
@@ -78,7 +78,7 @@ def main(argv=None):
     if missing:
         raise PipelineError(f"{len(missing)} gridded id(s) have no file matching {args.image}, e.g. {missing[:3]}")
     size = parse_tile(args.tile)
-    background = tuple(int(v) for v in args.background.split(","))
+    background = parse_colour(args.background)
     wanted = {key: images[key] for key in grid["id"]}
     with atomic_dir(args.output) as temp:
         failures = make_cells(wanted, temp, size, args.fit, background, args.jobs)

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from common import CELL_FORMAT, PipelineError, atomic_dir, parse_tile, read_grid, run_cli
+from common import CELL_FORMAT, PipelineError, atomic_dir, parse_colour, parse_tile, read_grid, run_cli
 
 DZI_NAME = "mosaic"
 
@@ -64,7 +64,7 @@ def main(argv=None):
         raise PipelineError("tile size must be positive and overlap not negative")
     grid, cols, rows = read_grid(args.input)
     size = parse_tile(args.tile)
-    background = tuple(int(v) for v in args.background.split(","))
+    background = parse_colour(args.background)
     image = mosaic_image(grid, cols, rows, args.cells, size, background)
     print(f"tiles: {image.width}x{image.height} mosaic, {args.tsize}px tiles, overlap {args.overlap}", file=sys.stderr)
     with atomic_dir(args.output) as temp:

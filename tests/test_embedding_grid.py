@@ -1,0 +1,80 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+import embedding
+import grid
+from common import PipelineError, read_grid
+
+
+def two_clusters(count=60, seed=0):
+    rng = np.random.default_rng(seed)
+    half = count // 2
+    return np.vstack([rng.normal(0, 1, (half, 16)), rng.normal(8, 1, (count - half, 16))])
+
+
+def test_tsne_is_reproducible_with_a_seed_and_separates_clusters():
+    data = two_clusters()
+    first = embedding.embed(data, perplexity=10, n_iter=250, jobs=2, random_state=3)
+    second = embedding.embed(data, perplexity=10, n_iter=250, jobs=2, random_state=3)
+    np.testing.assert_array_equal(first, second)
+    assert first.shape == (60, 2)
+    centre_a, centre_b = first[:30].mean(axis=0), first[30:].mean(axis=0)
+    spread = max(first[:30].std(axis=0).max(), first[30:].std(axis=0).max())
+    assert np.linalg.norm(centre_a - centre_b) > 2 * spread
+
+
+def test_tsne_refuses_too_few_points():
+    with pytest.raises(PipelineError, match="at least 4"):
+        embedding.embed(np.zeros((3, 5)))
+
+
+def is_one_to_one(cells, cols, rows):
+    return (len({tuple(c) for c in cells}) == len(cells) and cells[:, 0].min() >= 0 and cells[:, 1].min() >= 0
+            and cells[:, 0].max() < cols and cells[:, 1].max() < rows)
+
+
+@pytest.mark.parametrize("block", [4096, 16])
+def test_points_on_a_lattice_come_back_to_their_own_cells(block):
+    cols, rows = 12, 9
+    xs, ys = np.meshgrid(np.arange(cols), np.arange(rows))
+    points = np.column_stack([xs.ravel(), ys.ravel()]).astype(float) * 3.7 + 11  # scaled and shifted
+    order = np.random.default_rng(1).permutation(len(points))
+    cells = grid.assign_to_grid(points[order], cols, rows, block=block)
+    assert is_one_to_one(cells, cols, rows)
+    np.testing.assert_array_equal(cells, np.column_stack([xs.ravel(), ys.ravel()])[order])
+
+
+def neighbour_share(a, b, k=5):
+    """Share of each point's k nearest neighbours in `a` that are also among its k nearest in `b`."""
+    def knn(x):
+        distances = ((x[:, None, :] - x[None, :, :]) ** 2).sum(axis=2)
+        np.fill_diagonal(distances, np.inf)
+        return np.argsort(distances, axis=1)[:, :k]
+    return np.mean([len(set(p) & set(q)) / k for p, q in zip(knn(a), knn(b))])
+
+
+def test_partitioned_assignment_is_valid_with_holes_and_keeps_neighbours():
+    rng = np.random.default_rng(2)
+    points = rng.normal(size=(500, 2))
+    cols, rows = 25, 21  # 525 cells: 25 holes
+    cells = grid.assign_to_grid(points, cols, rows, block=64)
+    assert is_one_to_one(cells, cols, rows)
+    random_cells = np.array(divmod_cells(rng.permutation(cols * rows)[:500], cols))
+    assert neighbour_share(points, cells.astype(float)) > 3 * neighbour_share(points, random_cells.astype(float))
+
+
+def divmod_cells(indices, cols):
+    return [(index % cols, index // cols) for index in indices]
+
+
+def test_grid_cli_writes_ids_and_size_and_names_the_minimum(tmp_path):
+    ids = [f"{i:04d}" for i in range(30)]
+    points = np.random.default_rng(0).normal(size=(30, 2))
+    pd.DataFrame({"id": ids, "x": points[:, 0], "y": points[:, 1]}).to_csv(tmp_path / "e.csv", index=False)
+    grid.main(["-in", str(tmp_path / "e.csv"), "-out", str(tmp_path / "g.csv"), "-grid", "6x5"])
+    table, cols, rows = read_grid(tmp_path / "g.csv")
+    assert (cols, rows) == (6, 5) and table["id"].tolist() == ids  # ids kept as text, leading zeros intact
+    with pytest.raises(PipelineError, match="at least 30 cells, e.g. 6x5"):
+        grid.main(["-in", str(tmp_path / "e.csv"), "-out", str(tmp_path / "g2.csv"), "-grid", "5x5"])
+    assert not (tmp_path / "g2.csv").exists()

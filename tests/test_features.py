@@ -1,0 +1,137 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+import features
+from common import load_features
+
+
+@pytest.fixture(scope="module")
+def lite0():
+    return features.build_model("efficientnet-lite0", "imagenet", None, threads=2)
+
+
+def odd_images(folder):
+    """One file per awkward case; returns {name: expected outcome ('ok' or 'rejected')}."""
+    base = Image.new("RGB", (60, 40), (200, 30, 30))
+    base.convert("RGBA").save(folder / "alpha.png")
+    base.convert("P", palette=Image.ADAPTIVE).save(folder / "palette.png", transparency=0)
+    base.convert("L").save(folder / "gray.jpg")
+    base.convert("CMYK").save(folder / "cmyk.jpg")
+    Image.fromarray(np.full((40, 60), 60000, dtype=np.uint16)).save(folder / "sixteen.png")
+    frames = [Image.new("RGB", (30, 30), colour) for colour in ((255, 0, 0), (0, 0, 255))]
+    frames[0].save(folder / "animated.gif", save_all=True, append_images=frames[1:])
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "notes.jpg").write_text("this is not a picture")
+    data = (folder / "gray.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    return {"alpha": "ok", "palette": "ok", "gray": "ok", "cmyk": "ok", "sixteen": "ok", "animated": "ok",
+            "empty": "rejected", "notes": "rejected", "truncated": "rejected"}
+
+
+def test_load_rgb_reads_every_mode_as_rgb_or_rejects_clearly(tmp_path):
+    expected = odd_images(tmp_path)
+    for name, outcome in expected.items():
+        path = next(tmp_path.glob(f"{name}.*"))
+        if outcome == "ok":
+            pixels = features.load_rgb(str(path), (32, 32))
+            assert pixels.shape == (32, 32, 3) and pixels.dtype == np.uint8, name
+        else:
+            with pytest.raises(features.ImageRejected):
+                features.load_rgb(str(path), (32, 32))
+    sixteen = features.load_rgb(str(tmp_path / "sixteen.png"), (8, 8))
+    assert 220 < sixteen.mean() < 240  # 60000/65535 of full scale, not clipped to white or black
+    assert tuple(features.load_rgb(str(tmp_path / "alpha.png"), (8, 8))[4, 4]) == (200, 30, 30)
+
+
+def test_load_rgb_honours_exif_orientation(tmp_path):
+    stored = Image.new("RGB", (80, 40), (255, 0, 0))
+    stored.paste((0, 0, 255), (40, 0, 80, 40))  # left red, right blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # display rotated 90 degrees clockwise: left side ends on top
+    stored.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    pixels = features.load_rgb(str(tmp_path / "rotated.jpg"), (40, 40))
+    assert pixels[5, 20, 0] > 200 and pixels[5, 20, 2] < 60  # top is red
+    assert pixels[35, 20, 2] > 200 and pixels[35, 20, 0] < 60  # bottom is blue
+
+
+def test_decompression_bombs_are_rejected(tmp_path, monkeypatch):
+    Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(features.ImageRejected, match="too large"):
+        features.load_rgb(str(tmp_path / "big.png"), (8, 8))
+
+
+def test_lite0_weights_are_the_trained_imagenet_ones(lite0):
+    import skimage.data
+
+    photos = {"chelsea": (skimage.data.chelsea(), {281, 282, 283, 284, 285}),  # cats
+              "coffee": (skimage.data.coffee(), {504, 967, 968}),  # coffee mug, espresso, cup
+              "motorcycle": (skimage.data.stereo_motorcycle()[0], {665, 670})}  # moped, motor scooter
+    batch = np.stack([np.asarray(Image.fromarray(p).resize((224, 224), Image.BILINEAR)) for p, _ in photos.values()])
+    top = lite0.classify(batch).argmax(axis=1)
+    for (name, (_, allowed)), predicted in zip(photos.items(), top):
+        assert predicted in allowed, f"{name}: ImageNet class {predicted}"
+    assert lite0.description["weights_sha256"] == features.LITE0_SHA256
+
+
+def test_extract_keeps_ids_with_their_vectors_and_lists_rejects(tmp_path, picture_folder, lite0):
+    folder, ids = picture_folder
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    images = {p.stem: str(p) for p in sorted(folder.iterdir())}
+    got_ids, vectors, rejected = features.extract(images, lite0, batch_size=5, threads=2, progress=False)
+    assert sorted(got_ids) == sorted(ids)
+    assert vectors.shape == (len(ids), 1280)
+    assert [r[0] for r in rejected] == ["broken"]
+    # The vector of one image does not depend on which batch or order it came in.
+    alone_ids, alone, _ = features.extract({"K9045": images["K9045"]}, lite0, progress=False)
+    np.testing.assert_allclose(alone[0], vectors[got_ids.index("K9045")], rtol=1e-4, atol=1e-4)
+
+
+def test_pca_is_capped_by_the_data():
+    rng = np.random.default_rng(0)
+    reduced, info = features.reduce_dimensions(rng.normal(size=(10, 50)), 256)
+    assert reduced.shape == (10, 10) and info["pca_components"] == 10 and info["pca_requested"] == 256
+
+
+def test_cli_writes_ids_model_description_and_rejected_csv(tmp_path, picture_folder):
+    folder, ids = picture_folder
+    (folder / "zero.jpg").write_bytes(b"")
+    out = tmp_path / "out" / "features.npz"
+    features.main(["-in", str(folder / "*.jpg"), "-out", str(out), "-pca", "8", "-jobs", "2"])
+    got_ids, vectors, description = load_features(out)
+    assert sorted(got_ids) == sorted(ids) and vectors.shape == (len(ids), 8)
+    assert description["model"] == "efficientnet-lite0" and description["raw_dimensions"] == 1280
+    assert "127" in description["preprocessing"]
+    rejected = pd.read_csv(out.with_name("rejected.csv"), dtype=str)
+    assert rejected["id"].tolist() == ["zero"]
+    with np.load(out, allow_pickle=False) as data:  # no pickles inside
+        assert set(data.files) == {"ids", "paths", "features", "description"}
+        json.loads(str(data["description"]))
+
+
+def test_vgg16_loads_a_local_keras_weights_file(tmp_path, picture_folder):
+    """The original's model through the same code path users take with a downloaded weights file."""
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    reference = keras.applications.VGG16(weights=None, include_top=True)
+    weights = tmp_path / "vgg16.weights.h5"
+    reference.save_weights(str(weights))
+    model = features.build_model("vgg16", str(weights), None, threads=2)
+    assert model.description["layer"] == "fc2"
+    folder, ids = picture_folder
+    images = {key: str(folder / f"{key}.jpg") for key in ids[:3]}
+    got_ids, vectors, _ = features.extract(images, model, batch_size=2, progress=False)
+    assert vectors.shape == (3, 4096)
+    pixels = np.stack([features.load_rgb(images[key], (224, 224)) for key in got_ids]).astype("float32")
+    fc2 = keras.Model(reference.input, reference.get_layer("fc2").output)
+    expected = np.asarray(fc2.predict(keras.applications.vgg16.preprocess_input(pixels), verbose=0))
+    np.testing.assert_allclose(vectors, expected, rtol=1e-3, atol=1e-4)
+    with pytest.raises(features.PipelineError, match="no layer 'fc9'"):
+        features.build_model("vgg16", str(weights), "fc9", threads=1)

@@ -1,0 +1,100 @@
+import json
+
+import pandas as pd
+import pytest
+
+import metadata
+from common import PipelineError
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("1897", (1897, 1897, False)),
+    ("1932-12", (1932, 1932, False)),
+    ("1897-08-16", (1897, 1897, False)),
+    ("1920-1940", (1920, 1940, False)),
+    ("1900, approximate", (1900, 1900, True)),
+    ("[1913-1940]", (1913, 1940, True)),
+    ("[1909, approximate]", (1909, 1909, True)),
+    ("[1909?]", (1909, 1909, True)),
+    ("1900, appoximate", (1900, 1900, True)),
+    ("August 30, 1893", (1893, 1893, False)),
+    ("ca. 1900", (1900, 1900, True)),
+    ("circa 1900", (1900, 1900, True)),
+    ("1900s", (1900, 1909, True)),
+    ("early 1920s", (1920, 1923, True)),
+    ("Unknown", None),
+    ("Unkown", None),
+    ("", None),
+    ("11910-03", None),
+    ("192-05-22", None),
+    ("12928-1936", None),
+    ("Nov-29", None),
+    ("United States", None),
+    ("1940-1920", None),
+    ("1897-13", None),
+])
+def test_parse_date(text, expected):
+    assert metadata.parse_date(text) == expected
+
+
+def test_year_bounds_turn_implausible_years_into_unknown():
+    assert metadata.parse_date("1850", min_year=1860) is None
+    assert metadata.parse_date("2999") is None
+
+
+def test_date_labels_show_the_real_range():
+    assert metadata.date_label((1900, 1910, False)) == "1900–1910"
+    assert metadata.date_label((1909, 1909, True)) == "ca. 1909"
+    assert metadata.date_label(None) == "Unknown"
+
+
+@pytest.fixture
+def messy(tmp_path):
+    (tmp_path / "grid.csv").write_text("# grid 3x2\nid,col,row\n007,2,0\nK9045,0,1\n43069,1,0\nno-record,0,0\n")
+    (tmp_path / "items.csv").write_text(
+        "id,url,title,date,imageUrl,thumbUrl\n"
+        '007,https://x/7,"Leading zeros, kept",1897,https://x/7.jpg,\n'
+        'K9045,https://x/k,"<img src=x onerror=alert(1)>",[1909?],,\n'
+        '43069,https://x/4,First of two,11910-03,,\n'
+        '43069,https://x/4b,Second of two,1900,,\n'
+        'orphan,https://x/o,No image,1900,,\n')
+    (tmp_path / "subjects.csv").write_text(
+        "id,subject\n007,Ships\n007,Ships\nK9045,Ships\nK9045,Meteorites\n43069,Whales\norphan,Ships\n")
+    return tmp_path
+
+
+def test_join_reports_every_mismatch_and_keeps_text_verbatim(messy):
+    out = messy / "items.json"
+    metadata.main(["-in", str(messy / "items.csv"), "-sub", str(messy / "subjects.csv"), "-grid",
+                   str(messy / "grid.csv"), "-out", str(out), "-subjects-top", "2", "-max-unmatched", "0.5"])
+    data = json.loads(out.read_text())
+    assert data["count"] == 4
+    assert data["id"] == ["no-record", "43069", "007", "K9045"]  # grid-cell order (row-major)
+    assert [data["col"][i] + 3 * data["row"][i] for i in range(4)] == [0, 1, 2, 3]
+    assert len({len(data[name]) for name in ("id", "title", "date", "yearStart", "url", "subjects", "thumb")}) == 1
+    record = {name: data[name][data["id"].index("K9045")] for name in ("title", "yearStart", "approximate", "thumb")}
+    assert record == {"title": "<img src=x onerror=alert(1)>", "yearStart": 1909, "approximate": True,
+                      "thumb": "thumbs/K9045.jpg"}
+    assert data["title"][data["id"].index("43069")] == "First of two"
+    assert data["yearStart"][data["id"].index("43069")] is None
+    assert data["subjectNames"] == ["Ships", "Meteorites", "Other"]
+    assert data["subjectCounts"] == [2, 1, 1]
+    assert data["subjects"][data["id"].index("43069")] == [2]
+    report = pd.read_csv(messy / "metadata_report.csv", dtype=str)
+    kinds = set(zip(report["kind"], report["id"]))
+    assert {("duplicate_record", "43069"), ("record_without_image", "orphan"), ("image_without_record", "no-record"),
+            ("unparsed_date", "43069")} <= kinds
+
+
+def test_too_many_unmatched_images_is_an_error(messy):
+    with pytest.raises(PipelineError, match="1 of 4 images have no record"):
+        metadata.main(["-in", str(messy / "items.csv"), "-sub", str(messy / "subjects.csv"), "-grid",
+                       str(messy / "grid.csv"), "-out", str(messy / "x.json"), "-max-unmatched", "0.1"])
+    assert not (messy / "x.json").exists()
+
+
+def test_missing_columns_are_named(messy):
+    (messy / "bad.csv").write_text("identifier,name\n1,a\n")
+    with pytest.raises(PipelineError, match="lacks column"):
+        metadata.main(["-in", str(messy / "bad.csv"), "-sub", str(messy / "subjects.csv"), "-grid",
+                       str(messy / "grid.csv"), "-out", str(messy / "x.json")])

@@ -1,0 +1,128 @@
+"""The whole Snakefile on a tiny collection (the demo generator at 3 variants per photograph: 42 images)."""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from common import load_features, read_grid
+from dzi_check import check_pyramid
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {
+    "collection": {"name": "tiny", "title": "Tiny test collection", "description": "Made by the tests.",
+                   "about": ["About <b>this</b> test."]},
+    "demo": {"folder": "data/demo", "per_source": 3},
+    "images": "data/demo/images/*.jpg",
+    "metadata": {"items": "data/demo/items.csv", "subjects": "data/demo/subjects.csv"},
+    "features": {"pca": 16, "batch_size": 16},
+    "embedding": {"iterations": 250},
+    "jobs": 2,
+}
+
+
+def snakemake(workdir, *args, check=True):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+                             "--cores", "2", *args], capture_output=True, text=True, env=env)
+    if check:
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def planned_jobs(output: str) -> dict[str, int]:
+    """The 'Job stats' table of a dry run as {rule: count}."""
+    table = output.split("Job stats:", 1)[1].split("Reasons:", 1)[0]
+    return {rule: int(count) for rule, count in re.findall(r"^(\w+)\s+(\d+)$", table, re.MULTILINE)
+            if rule != "total"}
+
+
+def write_config(path, changes=None):
+    config = json.loads(json.dumps(TINY))
+    for section, values in (changes or {}).items():
+        config.setdefault(section, {}).update(values)
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, node_available):
+    workdir = tmp_path_factory.mktemp("workflow")
+    config = write_config(workdir / "tiny.yaml")
+    snakemake(workdir, "--configfile", str(config))
+    return workdir, config
+
+
+def test_every_output_is_real_and_keyed_by_id(built):
+    workdir, _ = built
+    out = workdir / "results" / "tiny"
+    import demo_collection
+
+    expected_ids = set(demo_collection.demo_ids(3))
+    ids, vectors, description = load_features(out / "features.npz")
+    assert set(ids) == expected_ids and vectors.shape == (42, 16) and np.isfinite(vectors).all()
+    assert description["model"] == "efficientnet-lite0" and description["pca_components"] == 16
+
+    grid, cols, rows = read_grid(out / "grid.csv")
+    assert set(grid["id"]) == expected_ids and (cols, rows) == (7, 6)
+    assert len(set(zip(grid["col"], grid["row"]))) == 42
+    assert grid["col"].between(0, cols - 1).all() and grid["row"].between(0, rows - 1).all()
+
+    info, _ = check_pyramid(out / "tiles" / "mosaic.dzi")
+    assert (info["width"], info["height"], info["tile"], info["overlap"]) == (7 * 128, 6 * 128, 128, 1)
+
+    items = json.loads((out / "items.json").read_text())
+    assert set(items["id"]) == expected_ids and items["count"] == 42
+    assert all(items["title"]) and items["subjectNames"]
+
+
+def test_site_folder_is_complete(built):
+    workdir, _ = built
+    site = workdir / "results" / "tiny" / "site"
+    collection = json.loads((site / "data" / "collection.json").read_text())
+    assert collection["title"] == "Tiny test collection" and collection["about"] == ["About <b>this</b> test."]
+    assert collection["grid"] == {"cols": 7, "rows": 6, "cellWidth": 128, "cellHeight": 128}
+    check_pyramid(site / collection["tiles"]["dzi"])
+    items = json.loads((site / collection["items"]).read_text())
+    for thumb in items["thumb"]:
+        assert (site / thumb).is_file(), thumb
+    index = (site / "index.html").read_text()
+    referenced = re.findall(r'(?:src|href)="(?![a-z]+:)([^"#?]+)[^"]*"', index)
+    assert referenced, "index.html references no scripts or styles"
+    for path in referenced:
+        assert (site / path).is_file(), path
+
+
+def test_rerun_does_nothing_and_a_new_tile_size_rebuilds_only_mosaic_tiles_and_site(built):
+    workdir, config = built
+    assert "Nothing to be done" in snakemake(workdir, "--configfile", str(config), "-n").stdout
+    bigger = write_config(workdir / "tiny64.yaml", {"tiles": {"size": 64}})
+    plan = planned_jobs(snakemake(workdir, "--configfile", str(bigger), "-n").stdout)
+    assert plan == {"mosaic": 1, "tiles": 1, "site": 1, "all": 1}
+    snakemake(workdir, "--configfile", str(bigger))
+    info, _ = check_pyramid(workdir / "results" / "tiny" / "tiles" / "mosaic.dzi")
+    assert (info["width"], info["tile"]) == (7 * 64, 64)
+
+
+def test_config_problems_are_reported_before_any_work(tmp_path):
+    cases = [
+        ({"tiles": {"size": 0}}, "tiles.size must be at least 1, not 0"),
+        ({"tiles": {"sise": 64}}, "unknown key(s) 'sise'"),
+        ({"grid": {"size": "2x3"}}, "grid.size: grid 2x3 has 6 cells but there are 42 images; use at least 42 cells"),
+    ]
+    for changes, message in cases:
+        result = snakemake(tmp_path, "--configfile", str(write_config(tmp_path / "bad.yaml", changes)), "-n",
+                           check=False)
+        assert result.returncode != 0 and message in result.stdout + result.stderr, result.stderr[-2000:]
+    config = json.loads(json.dumps(TINY))
+    del config["demo"]
+    config["images"] = "nowhere/*.jpg"
+    (tmp_path / "nothing.yaml").write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, "--configfile", str(tmp_path / "nothing.yaml"), "-n", check=False)
+    assert result.returncode != 0 and "'nowhere/*.jpg' matches no files" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
