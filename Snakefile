@@ -27,7 +27,12 @@ import workflow_config  # noqa: E402
 from common import PipelineError  # noqa: E402
 
 
-configfile: BASE / "config.yaml"
+# config.yaml is the default collection. A file given with --configfile replaces it whole instead of
+# being merged into it, so another collection never inherits the demo's settings.
+if not workflow.overwrite_configfiles:
+
+    configfile: BASE / "config.yaml"
+
 
 
 try:

@@ -1,0 +1,63 @@
+/**
+ * Year histogram binning. Bin width is a "nice" number of years chosen from the data's
+ * range so the chart has at most `maxBins` bars (decades for a century or two of photos).
+ */
+
+const NICE_WIDTHS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
+
+/** Smallest nice bin width giving at most maxBins bins over [min, max]. */
+export function binWidth(min, max, maxBins = 24) {
+  for (const w of NICE_WIDTHS) {
+    const bins = Math.floor(max / w) - Math.floor(min / w) + 1;
+    if (bins <= maxBins) return w;
+  }
+  return Math.ceil((max - min + 1) / maxBins);
+}
+
+/** Range of the known years, or null when no item has one. */
+export function yearExtent(years) {
+  let min = Infinity, max = -Infinity;
+  for (const y of years) {
+    if (y === null || y === undefined) continue;
+    if (y < min) min = y;
+    if (y > max) max = y;
+  }
+  return min === Infinity ? null : [min, max];
+}
+
+/**
+ * Bins [{x0, x1, count, selected}] aligned to multiples of the width; x1 is exclusive.
+ * `include` (optional flags per item) fills `selected` with the count of included items,
+ * which the chart draws over the total.
+ */
+export function yearBins(years, { maxBins = 24, include = null } = {}) {
+  const extent = yearExtent(years);
+  if (!extent) return { width: 0, bins: [] };
+  const width = binWidth(extent[0], extent[1], maxBins);
+  const start = Math.floor(extent[0] / width) * width;
+  const n = Math.floor(extent[1] / width) - Math.floor(extent[0] / width) + 1;
+  const bins = Array.from({ length: n }, (_, k) => ({ x0: start + k * width, x1: start + (k + 1) * width, count: 0, selected: 0 }));
+  years.forEach((y, i) => {
+    if (y === null || y === undefined) return;
+    const bin = bins[Math.floor((y - start) / width)];
+    bin.count++;
+    if (!include || include[i]) bin.selected++;
+  });
+  return { width, bins };
+}
+
+/** Snap a brushed [a, b] year interval to bin edges; null when it covers no whole bin. */
+export function snapToBins(a, b, bins) {
+  if (!bins.length) return null;
+  const lo = Math.min(a, b), hi = Math.max(a, b);
+  const width = bins[0].x1 - bins[0].x0;
+  const first = bins[0].x0, last = bins[bins.length - 1].x1;
+  const from = Math.max(first, Math.round((lo - first) / width) * width + first);
+  const to = Math.min(last, Math.round((hi - first) / width) * width + first);
+  return to > from ? [from, to] : null;
+}
+
+/** Label for a half-open year range [from, to): "1890–1909", or one year. */
+export function rangeLabel([from, to]) {
+  return to - from === 1 ? String(from) : `${from}–${to - 1}`;
+}

@@ -1,0 +1,179 @@
+/**
+ * Subject treemap and date histogram with brush. Owns the filter state and reports each
+ * change through onChange({filter, matches, n}). Text goes in with d3's .text() only.
+ */
+import { select } from 'd3-selection';
+import { scaleLinear } from 'd3-scale';
+import { axisBottom } from 'd3-axis';
+import { brushX } from 'd3-brush';
+import { computeMatches, emptyFilter, isFilterActive, subjectsOnly } from '../filter.js';
+import { rangeLabel, snapToBins, yearBins } from '../histogram.js';
+import { layoutTreemap, topSubjects } from '../treemap.js';
+
+const PALETTE = ['#8ecae6', '#ffb703', '#90be6d', '#f4a261', '#cdb4db', '#e5989b', '#a8dadc', '#e9c46a',
+  '#b5e48c', '#ffafcc', '#bde0fe', '#d4a373'];
+
+/**
+ * @param {{treemap:HTMLElement, otherSubjects:HTMLElement, histogram:HTMLElement, dateSummary:HTMLElement,
+ *   count:HTMLElement, resetSubjects:HTMLButtonElement, resetDates:HTMLButtonElement, resetAll:HTMLButtonElement}} els
+ */
+export function createFilters(els, index, { onChange }) {
+  const filter = emptyFilter();
+  const top = topSubjects(index, 24);
+  const inTreemap = new Set(top.map((d) => d.subject));
+  const { bins } = yearBins(index.year);
+  const nf = new Intl.NumberFormat();
+  let histogram = null; // {width, x, bars, brushG, brush} for the current size
+
+  els.resetSubjects.addEventListener('click', () => { filter.subjects.clear(); update(); });
+  els.resetDates.addEventListener('click', () => setYears(null, true));
+  els.resetAll.addEventListener('click', () => { filter.subjects.clear(); setYears(null, true); });
+
+  function toggleSubject(s) {
+    if (filter.subjects.has(s)) filter.subjects.delete(s);
+    else filter.subjects.add(s);
+    update();
+  }
+
+  function setYears(range, moveBrush = false) {
+    filter.years = range;
+    if (moveBrush && histogram) histogram.brushG.call(histogram.brush.move, range ? range.map(histogram.x) : null);
+    update();
+  }
+
+  // --- treemap: one <button> per subject, absolutely positioned ---
+  function renderTreemap() {
+    const width = els.treemap.clientWidth;
+    const height = els.treemap.clientHeight;
+    const tiles = layoutTreemap(top, width, height);
+    select(els.treemap).selectAll('button.tile')
+      .data(tiles, (d) => d.subject)
+      .join((enter) => enter.append('button')
+        .attr('type', 'button')
+        .attr('class', 'tile')
+        .on('click', (event, d) => toggleSubject(d.subject))
+        .call((b) => b.append('span').attr('class', 'tile-name'))
+        .call((b) => b.append('span').attr('class', 'tile-count')))
+      .attr('title', (d) => `${d.name} (${nf.format(d.count)})`)
+      .style('left', (d) => `${d.x0}px`)
+      .style('top', (d) => `${d.y0}px`)
+      .style('width', (d) => `${d.x1 - d.x0}px`)
+      .style('height', (d) => `${d.y1 - d.y0}px`)
+      .style('background-color', (d, k) => PALETTE[k % PALETTE.length])
+      .classed('small', (d) => d.y1 - d.y0 < 34 || d.x1 - d.x0 < 44)
+      .call((b) => b.select('.tile-name').text((d) => d.name))
+      .call((b) => b.select('.tile-count').text((d) => nf.format(d.count)));
+    els.treemap.classList.toggle('empty', tiles.length === 0);
+    updateTreemapSelection();
+  }
+  function updateTreemapSelection() {
+    const any = filter.subjects.size > 0;
+    select(els.treemap).selectAll('button.tile')
+      .attr('aria-pressed', (d) => String(filter.subjects.has(d.subject)))
+      .classed('dim', (d) => any && !filter.subjects.has(d.subject));
+    // Selected subjects outside the treemap (chosen from the details panel) appear as chips.
+    const others = [...filter.subjects].filter((s) => !inTreemap.has(s));
+    select(els.otherSubjects).selectAll('button.chip')
+      .data(others, (s) => s)
+      .join((enter) => enter.append('button').attr('type', 'button').attr('class', 'chip')
+        .attr('aria-pressed', 'true')
+        .on('click', (event, s) => toggleSubject(s)))
+      .text((s) => `${index.subjectNames[s]} ×`)
+      .attr('title', 'Remove this subject from the filter');
+  }
+
+  // --- histogram of years with a brush snapping to bins ---
+  const margin = { top: 6, right: 10, bottom: 20, left: 10 };
+  function renderHistogram() {
+    const width = els.histogram.clientWidth;
+    const height = els.histogram.clientHeight;
+    const root = select(els.histogram);
+    root.selectAll('*').remove();
+    histogram = null;
+    if (!bins.length || width <= 0) {
+      root.append('p').attr('class', 'hint').text(bins.length ? '' : 'No item has a known year.');
+      return;
+    }
+    const x = scaleLinear().domain([bins[0].x0, bins[bins.length - 1].x1]).range([margin.left, width - margin.right]);
+    const svg = root.append('svg')
+      .attr('width', width).attr('height', height)
+      .attr('role', 'img')
+      .attr('aria-label', `Number of items per ${bins[0].x1 - bins[0].x0}-year span; drag to choose a range`);
+    const bars = svg.append('g').attr('class', 'bars');
+    svg.append('g').attr('class', 'axis')
+      .attr('transform', `translate(0,${height - margin.bottom})`)
+      .call(axisBottom(x).ticks(Math.max(2, Math.floor(width / 60))).tickFormat((d) => String(d)).tickSizeOuter(0));
+    const brush = brushX()
+      .extent([[margin.left, margin.top], [width - margin.right, height - margin.bottom]])
+      .on('brush', (event) => {
+        if (!event.sourceEvent || !event.selection) return;
+        const [a, b] = event.selection.map(x.invert);
+        const range = snapToBins(a, b, bins);
+        if (String(range) !== String(filter.years)) setYears(range);
+      })
+      .on('end', (event) => {
+        if (!event.sourceEvent) return; // our own brush.move below
+        const range = event.selection ? snapToBins(...event.selection.map(x.invert), bins) : null;
+        brushG.call(brush.move, range ? range.map(x) : null);
+        setYears(range);
+      });
+    const brushG = svg.append('g').attr('class', 'brush').call(brush);
+    if (filter.years) brushG.call(brush.move, filter.years.map(x));
+    histogram = { width, height, x, bars, brush, brushG };
+    updateHistogramBars();
+  }
+  function updateHistogramBars() {
+    if (!histogram) return;
+    const { x, bars, height } = histogram;
+    // Dark bars: items the subject filter leaves; light bars behind them: all items.
+    const include = filter.subjects.size ? computeMatches(index, subjectsOnly(filter)).matches : null;
+    const data = yearBins(index.year, { include }).bins;
+    const max = Math.max(1, ...data.map((d) => d.count));
+    const y = scaleLinear().domain([0, max]).range([height - margin.bottom, margin.top]);
+    const barWidth = (d) => Math.max(1, x(d.x1) - x(d.x0) - 1);
+    bars.selectAll('rect.total').data(data).join('rect').attr('class', 'total')
+      .attr('x', (d) => x(d.x0)).attr('width', barWidth)
+      .attr('y', (d) => y(d.count)).attr('height', (d) => y(0) - y(d.count));
+    bars.selectAll('rect.selected').data(data).join('rect').attr('class', 'selected')
+      .attr('x', (d) => x(d.x0)).attr('width', barWidth)
+      .attr('y', (d) => y(d.selected)).attr('height', (d) => y(0) - y(d.selected))
+      .classed('outside', (d) => filter.years !== null && (d.x1 <= filter.years[0] || d.x0 >= filter.years[1]))
+      .selectAll('title').data((d) => [d]).join('title')
+      .text((d) => `${rangeLabel([d.x0, d.x1])}: ${nf.format(d.selected)} item(s)`);
+  }
+
+  function update() {
+    const { matches, n } = computeMatches(index, filter);
+    els.count.textContent = `${nf.format(n)} of ${nf.format(index.count)} items`;
+    els.resetSubjects.disabled = filter.subjects.size === 0;
+    els.resetDates.disabled = filter.years === null;
+    els.resetAll.disabled = !isFilterActive(filter);
+    els.dateSummary.textContent = filter.years
+      ? `Years ${rangeLabel(filter.years)} (items without a known year are hidden).`
+      : bins.length ? 'Drag across the chart to choose a range of years.' : '';
+    updateTreemapSelection();
+    updateHistogramBars();
+    onChange({ filter, matches, n, active: isFilterActive(filter) });
+  }
+
+  // Lay out again whenever the sidebar changes size (first show, window resize, toggling).
+  const sizes = new Map();
+  const observer = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const key = `${entry.target.clientWidth}x${entry.target.clientHeight}`;
+      if (sizes.get(entry.target) === key) continue;
+      sizes.set(entry.target, key);
+      if (entry.target === els.treemap) renderTreemap();
+      else renderHistogram();
+    }
+  });
+  observer.observe(els.treemap);
+  observer.observe(els.histogram);
+
+  update();
+  return {
+    filter,
+    toggleSubject,
+    isSubjectSelected: (s) => filter.subjects.has(s),
+  };
+}

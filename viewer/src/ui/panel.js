@@ -1,0 +1,89 @@
+/**
+ * The details side panel for one item. All data goes in through textContent / attributes
+ * (never innerHTML) so catalogue text such as "<img onerror=...>" shows literally.
+ */
+import { displayDate, safeHref } from '../data.js';
+
+/**
+ * @param {HTMLElement} root  the <aside> from index.html
+ * @param {object} index
+ * @param {{onClose():void, onSubject(subject:number):void, isSubjectSelected(subject:number):boolean}} handlers
+ */
+export function createPanel(root, index, { onClose, onSubject, isSubjectSelected }) {
+  const $ = (sel) => root.querySelector(sel);
+  const thumb = $('.panel-thumb');
+  const title = $('.panel-title');
+  const date = $('.panel-date');
+  const rawDate = $('.panel-date-raw');
+  const subjects = $('.panel-subjects');
+  const subjectsHeading = $('.panel-subjects-heading');
+  const record = $('.panel-record');
+  const full = $('.panel-image');
+  const ident = $('.panel-id');
+  const closeButton = $('.panel-close');
+  let current = -1;
+
+  closeButton.addEventListener('click', () => onClose());
+
+  function setLink(a, href) {
+    const safe = safeHref(href);
+    a.hidden = !safe;
+    if (safe) a.href = safe;
+    else a.removeAttribute('href');
+  }
+
+  function renderSubjects() {
+    subjects.replaceChildren();
+    const list = current >= 0 ? index.subjects[current] : [];
+    subjectsHeading.hidden = list.length === 0;
+    for (const s of list) {
+      const li = document.createElement('li');
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'chip';
+      b.textContent = index.subjectNames[s];
+      b.setAttribute('aria-pressed', String(isSubjectSelected(s)));
+      b.title = isSubjectSelected(s) ? 'Remove this subject from the filter' : 'Show items with this subject';
+      b.addEventListener('click', () => onSubject(s));
+      li.append(b);
+      subjects.append(li);
+    }
+  }
+
+  return {
+    get item() { return current; },
+    open(i) {
+      current = i;
+      const name = index.title[i] || 'Untitled';
+      // The local cell-size thumb is always there; a remote thumbUrl is only a fallback.
+      const src = safeHref(index.thumb[i]) || safeHref(index.thumbUrl[i]);
+      thumb.hidden = !src;
+      if (src) {
+        thumb.src = src;
+        thumb.alt = name;
+      }
+      title.textContent = name;
+      const shown = displayDate(index, i);
+      date.textContent = shown || 'Date unknown';
+      // The catalogue's own wording, when the normalised label says it differently.
+      const raw = index.date[i].trim();
+      rawDate.hidden = !raw || raw === shown;
+      rawDate.textContent = `Catalogued as: ${raw}`;
+      ident.textContent = `ID ${index.ids[i]}`;
+      setLink(record, index.url[i]);
+      setLink(full, index.imageUrl[i]);
+      renderSubjects();
+      // Focus stays where it was (usually the mosaic, so arrow keys keep panning); the panel
+      // follows the mosaic in tab order and Escape closes it.
+      root.hidden = false;
+    },
+    close() {
+      current = -1;
+      root.hidden = true;
+    },
+    /** Re-render subject chips after the filter changed (pressed state). */
+    refresh() {
+      if (current >= 0) renderSubjects();
+    },
+  };
+}

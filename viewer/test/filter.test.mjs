@@ -1,0 +1,44 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildIndex } from '../src/data.js';
+import { computeMatches, emptyFilter, isFilterActive, itemMatches, maskPixels, subjectsOnly } from '../src/filter.js';
+import { makeCollection, makeItems } from './fixtures.mjs';
+
+const index = buildIndex(makeCollection(), makeItems());
+const matching = (filter) => [...computeMatches(index, filter).matches].flatMap((m, i) => (m ? [i] : []));
+
+test('no filter matches everything, unknown years included', () => {
+  const f = emptyFilter();
+  assert.equal(isFilterActive(f), false);
+  assert.equal(computeMatches(index, f).n, 10);
+});
+
+test('subjects match ANY of the selected ones', () => {
+  assert.deepEqual(matching({ subjects: new Set([0]), years: null }), [0, 3, 6]);
+  assert.deepEqual(matching({ subjects: new Set([0, 1]), years: null }), [0, 1, 3, 5, 6, 9]);
+  assert.deepEqual(matching({ subjects: new Set([3]), years: null }), [8]);
+});
+
+test('year range is half-open and drops unknown years only while active', () => {
+  // years: 1897 1909 null 1950 1951 1960 1899 1900 1910 null
+  assert.deepEqual(matching({ subjects: new Set(), years: [1890, 1900] }), [0, 6]);
+  assert.deepEqual(matching({ subjects: new Set(), years: [1900, 1952] }), [1, 3, 4, 7, 8]);
+  assert.ok(!itemMatches(index, 2, { subjects: new Set(), years: [0, 3000] }));
+  assert.ok(itemMatches(index, 2, emptyFilter()));
+});
+
+test('subject and date filters combine with AND', () => {
+  const f = { subjects: new Set([0, 1]), years: [1890, 1910] };
+  assert.equal(isFilterActive(f), true);
+  assert.deepEqual(matching(f), [0, 1, 6]);
+  assert.deepEqual(matching(subjectsOnly(f)), [0, 1, 3, 5, 6, 9]);
+});
+
+test('mask veils non-matching and empty cells only', () => {
+  const { matches } = computeMatches(index, { subjects: new Set([0]), years: null });
+  const px = maskPixels(index, matches, [1, 2, 3, 200]);
+  assert.equal(px.length, 4 * 3 * 4);
+  const alpha = Array.from({ length: 12 }, (_, cell) => px[cell * 4 + 3]);
+  // matching items 0, 3, 6 sit in cells 0, 3, 6; cells 10 and 11 are empty
+  assert.deepEqual(alpha, [0, 200, 200, 0, 200, 200, 0, 200, 200, 200, 200, 200]);
+});
