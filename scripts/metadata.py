@@ -92,15 +92,21 @@ def top_subjects(subjects: pd.DataFrame, limit: int) -> list[str]:
 
 
 def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: int,
-         subject_limit: int = 64, min_year: int = 1400, max_year: int | None = None):
-    """Join grid, item records and subjects; return (viewer JSON dict, report rows)."""
-    report = []
+         subject_limit: int = 64, min_year: int = 1400, max_year: int | None = None, rejected: pd.DataFrame | None = None):
+    """Join grid, item records and subjects; return (viewer JSON dict, report rows).
+
+    `rejected` (id, path, reason from the features stage) turns "record without image" into the real
+    reason: the image exists but could not be read.
+    """
+    rejected_reason = dict(zip(rejected["id"], rejected["reason"])) if rejected is not None else {}
+    report = [("image_rejected", key, reason) for key, reason in rejected_reason.items()]
     items = items.assign(id=items["id"].str.strip())
     duplicated = items["id"].duplicated(keep="first")
     report += [("duplicate_record", key, "kept the first row") for key in items.loc[duplicated, "id"]]
     records = items.loc[~duplicated].set_index("id")
     gridded = set(grid["id"])
-    report += [("record_without_image", key, "") for key in records.index if key not in gridded]
+    report += [("record_without_image", key, "") for key in records.index
+               if key not in gridded and key not in rejected_reason]
 
     subjects = subjects.assign(id=subjects["id"].str.strip(), subject=subjects["subject"].str.strip())
     subjects = subjects[(subjects["subject"] != "") & subjects["id"].isin(gridded)].drop_duplicates()
@@ -150,6 +156,7 @@ def main(argv=None):
     parser.add_argument("-sub", dest="subjects", required=True, help="subjects CSV: id,subject (one row each)")
     parser.add_argument("-grid", required=True, help="grid CSV (id,col,row)")
     parser.add_argument("-out", dest="output", required=True, help="items JSON for the viewer")
+    parser.add_argument("-rejected", default=None, help="rejected.csv from the features stage (id,path,reason)")
     parser.add_argument("-report", default=None, help="match report CSV (default: metadata_report.csv beside -out)")
     parser.add_argument("-subjects-top", dest="subject_limit", type=int, default=64)
     parser.add_argument("-max-unmatched", dest="max_unmatched", type=float, default=0.5,
@@ -164,7 +171,9 @@ def main(argv=None):
             items[name] = ""
     subjects = read_table(args.subjects, ["id", "subject"])
     low, _, high = args.years.partition("-")
-    data, report = join(grid, items, subjects, cols, args.subject_limit, int(low or 1400), int(high) if high else None)
+    rejected = read_table(args.rejected, ["id", "reason"]) if args.rejected else None
+    data, report = join(grid, items, subjects, cols, args.subject_limit, int(low or 1400), int(high) if high else None,
+                        rejected)
     report_path = args.report or str(Path(args.output).with_name("metadata_report.csv"))
     with atomic_path(report_path) as temp:
         pd.DataFrame(report, columns=["kind", "id", "detail"]).to_csv(temp, index=False)

@@ -5,13 +5,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
+import backbones
 import features
-from common import load_features
+from common import PipelineError, load_features
 
 
 @pytest.fixture(scope="module")
 def lite0():
-    return features.build_model("efficientnet-lite0", "imagenet", None, threads=2)
+    return backbones.build_backbone("efficientnet-lite0", threads=2)
 
 
 def odd_images(folder):
@@ -65,29 +66,39 @@ def test_decompression_bombs_are_rejected(tmp_path, monkeypatch):
         features.load_rgb(str(tmp_path / "big.png"), (8, 8))
 
 
-def test_lite0_weights_are_the_trained_imagenet_ones(lite0):
+@pytest.mark.parametrize("name", ["efficientnet-lite0", "efficientnet-lite1", "efficientnet-lite2"])
+def test_lite_weights_are_the_pinned_trained_imagenet_ones(name):
     import skimage.data
 
+    model = backbones.build_backbone(name, threads=2)
     photos = {"chelsea": (skimage.data.chelsea(), {281, 282, 283, 284, 285}),  # cats
               "coffee": (skimage.data.coffee(), {504, 967, 968}),  # coffee mug, espresso, cup
               "motorcycle": (skimage.data.stereo_motorcycle()[0], {665, 670})}  # moped, motor scooter
-    batch = np.stack([np.asarray(Image.fromarray(p).resize((224, 224), Image.BILINEAR)) for p, _ in photos.values()])
-    top = lite0.classify(batch).argmax(axis=1)
-    for (name, (_, allowed)), predicted in zip(photos.items(), top):
-        assert predicted in allowed, f"{name}: ImageNet class {predicted}"
-    assert lite0.description["weights_sha256"] == features.LITE0_SHA256
+    batch = np.stack([np.asarray(Image.fromarray(p).resize(model.input_size, Image.BILINEAR)) for p, _ in photos.values()])
+    top = model.classify(batch).argmax(axis=1)
+    for (photo, (_, allowed)), predicted in zip(photos.items(), top):
+        assert predicted in allowed, f"{name} on {photo}: ImageNet class {predicted}"
+    assert model.description["weights_sha256"] == backbones.LITE_MODELS[name].sha256
+
+
+def test_a_weights_file_with_the_wrong_hash_is_refused(monkeypatch):
+    spec = backbones.LITE_MODELS["efficientnet-lite0"]
+    monkeypatch.setitem(backbones.LITE_MODELS, "efficientnet-lite0", spec.__class__(
+        spec.module, spec.locator, "0" * 64, spec.native_size))
+    with pytest.raises(PipelineError, match="pinned SHA-256"):
+        backbones.build_backbone("efficientnet-lite0")
 
 
 def test_extract_keeps_ids_with_their_vectors_and_lists_rejects(tmp_path, picture_folder, lite0):
     folder, ids = picture_folder
     (folder / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     images = {p.stem: str(p) for p in sorted(folder.iterdir())}
-    got_ids, vectors, rejected = features.extract(images, lite0, batch_size=5, threads=2, progress=False)
+    got_ids, vectors, rejected, counts = features.extract(images, lite0, batch_size=5, threads=2, progress=False)
     assert sorted(got_ids) == sorted(ids)
     assert vectors.shape == (len(ids), 1280)
     assert [r[0] for r in rejected] == ["broken"]
     # The vector of one image does not depend on which batch or order it came in.
-    alone_ids, alone, _ = features.extract({"K9045": images["K9045"]}, lite0, progress=False)
+    alone_ids, alone, _, _ = features.extract({"K9045": images["K9045"]}, lite0, progress=False)
     np.testing.assert_allclose(alone[0], vectors[got_ids.index("K9045")], rtol=1e-4, atol=1e-4)
 
 
@@ -123,15 +134,102 @@ def test_vgg16_loads_a_local_keras_weights_file(tmp_path, picture_folder):
     reference = keras.applications.VGG16(weights=None, include_top=True)
     weights = tmp_path / "vgg16.weights.h5"
     reference.save_weights(str(weights))
-    model = features.build_model("vgg16", str(weights), None, threads=2)
+    model = backbones.build_backbone("vgg16", str(weights), threads=2)
     assert model.description["layer"] == "fc2"
     folder, ids = picture_folder
     images = {key: str(folder / f"{key}.jpg") for key in ids[:3]}
-    got_ids, vectors, _ = features.extract(images, model, batch_size=2, progress=False)
+    got_ids, vectors, _, _ = features.extract(images, model, batch_size=2, progress=False)
     assert vectors.shape == (3, 4096)
     pixels = np.stack([features.load_rgb(images[key], (224, 224)) for key in got_ids]).astype("float32")
     fc2 = keras.Model(reference.input, reference.get_layer("fc2").output)
     expected = np.asarray(fc2.predict(keras.applications.vgg16.preprocess_input(pixels), verbose=0))
     np.testing.assert_allclose(vectors, expected, rtol=1e-3, atol=1e-4)
-    with pytest.raises(features.PipelineError, match="no layer 'fc9'"):
-        features.build_model("vgg16", str(weights), "fc9", threads=1)
+    with pytest.raises(PipelineError, match="no layer 'fc9'"):
+        backbones.build_backbone("vgg16", str(weights), "fc9", threads=1)
+
+
+def test_cache_computes_only_new_images_and_nothing_for_renamed_ones(tmp_path, picture_folder, lite0):
+    folder, ids = picture_folder
+    cache = features.VectorCache(tmp_path / "cache", lite0.description)
+    images = {p.stem: str(p) for p in folder.iterdir()}
+    first_ids, first, _, counts = features.extract(images, lite0, cache=cache, progress=False)
+    assert counts == {"cached": 0, "computed": 12}
+    from conftest import draw_picture
+
+    for seed in (100, 101):
+        draw_picture(seed).save(folder / f"new{seed}.jpg")
+    (folder / "K9045.jpg").rename(folder / "renamed.jpg")
+    images = {p.stem: str(p) for p in folder.iterdir()}
+    again_ids, again, _, counts = features.extract(images, lite0, cache=cache, progress=False)
+    assert counts == {"cached": 12, "computed": 2}
+    np.testing.assert_array_equal(again[again_ids.index("renamed")], first[first_ids.index("K9045")])
+    other = features.VectorCache(tmp_path / "cache", {**lite0.description, "input_size": 256})
+    assert other.folder != cache.folder  # other model settings never reuse these vectors
+
+
+def test_shards_gather_into_the_same_file_as_one_run(tmp_path, picture_folder):
+    folder, ids = picture_folder
+    pattern = str(folder / "*.jpg")
+    features.main(["-in", pattern, "-out", str(tmp_path / "whole.npz"), "-pca", "6", "-batch", "4"])
+    raws = [str(tmp_path / f"raw-{i}.npz") for i in range(3)]
+    for index, raw in enumerate(raws):
+        features.main(["-in", pattern, "-shard", f"{index}/3", "-raw", raw, "-batch", "4"])
+    features.main(["-gather", *raws, "-out", str(tmp_path / "sharded.npz"), "-pca", "6"])
+    whole_ids, whole, whole_description = load_features(tmp_path / "whole.npz")
+    shard_ids, sharded, shard_description = load_features(tmp_path / "sharded.npz")
+    assert whole_ids == shard_ids == sorted(ids)
+    # Equal up to float rounding: oneDNN's kernels round differently for different batch sizes.
+    np.testing.assert_allclose(sharded, whole, rtol=1e-4, atol=1e-4)
+    assert whole_description.pop("pca_explained_variance") == pytest.approx(
+        shard_description.pop("pca_explained_variance"), rel=1e-5)
+    assert whole_description == shard_description
+    assert {features.shard_of(key, 3) for key in ids} == {0, 1, 2}
+
+
+def test_bring_your_own_embeddings_in_every_format(tmp_path, picture_folder):
+    folder, ids = picture_folder
+    known = ids[:-1]  # the last image has no vector: it is rejected, not shifted
+    vectors = np.random.default_rng(0).normal(size=(len(known) + 1, 5)).astype(np.float32)
+    keys = known + ["not-an-image"]
+    np.savez(tmp_path / "v.npz", ids=np.array(keys), features=vectors)
+    np.save(tmp_path / "v.npy", vectors)
+    (tmp_path / "v.ids.txt").write_text("\n".join(keys))
+    pd.DataFrame({"id": keys, "vector": list(vectors)}).to_parquet(tmp_path / "v.parquet")
+    pd.DataFrame(vectors, columns=[f"d{i}" for i in range(5)]).assign(id=keys).to_csv(tmp_path / "v.csv", index=False)
+    results = []
+    for name in ("v.npz", "v.npy", "v.parquet", "v.csv"):
+        out = tmp_path / f"out-{name}.npz"
+        features.main(["-in", str(folder / "*.jpg"), "-embeddings", str(tmp_path / name), "-out", str(out),
+                       "-pca", "3"])
+        got_ids, reduced, description = load_features(out)
+        assert got_ids == sorted(known) and description["model"] == "embeddings file"
+        rejected = pd.read_csv(out.with_name("rejected.csv"), dtype=str)
+        assert rejected["id"].tolist() == [ids[-1]]
+        results.append(reduced)
+    for other in results[1:]:
+        np.testing.assert_allclose(other, results[0], rtol=1e-5, atol=1e-5)
+    np.savez(tmp_path / "dup.npz", ids=np.array(["a", "a"]), features=np.zeros((2, 3)))
+    with pytest.raises(PipelineError, match="duplicate ids"):
+        features.read_vectors(tmp_path / "dup.npz")
+    with pytest.raises(PipelineError, match="must be .npz"):
+        features.read_vectors(tmp_path / "v.ids.txt")
+
+
+def test_any_keras_application_and_a_convolutional_layer_pooled(tmp_path, picture_folder):
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    weights = tmp_path / "mobilenetv2.weights.h5"
+    keras.applications.MobileNetV2(weights=None, include_top=True).save_weights(str(weights))
+    folder, ids = picture_folder
+    images = {key: str(folder / f"{key}.jpg") for key in ids[:2]}
+    default = backbones.build_backbone("mobilenet_v2", str(weights))
+    assert default.description["layer"] == "global_average_pooling2d" or default.input_size == (224, 224)
+    conv = backbones.build_backbone("MobileNetV2", str(weights), layer="Conv_1")
+    assert conv.description["layer"] == "Conv_1 (global average pooled)"
+    _, vectors, _, _ = features.extract(images, conv, progress=False)
+    assert vectors.shape == (2, 1280)
+    with pytest.raises(PipelineError, match="unknown model 'resnet9000'"):
+        backbones.build_backbone("resnet9000")

