@@ -94,9 +94,10 @@ def shard_images(wildcards):
 
 def extraction_options():
     options = [f"-model {FEATURES['model']}", f"-weights {FEATURES['weights']!r}", f"-batch {FEATURES['batch_size']}",
-               f"-device {FEATURES['device']}"]
+               f"-device {FEATURES['device']}", f"-precision {FEATURES['precision']}"]
     options += [f"-layer {FEATURES['layer']}"] if FEATURES["layer"] else []
     options += [f"-size {FEATURES['input_size']}"] if FEATURES["input_size"] else []
+    options += [f"-crops {' '.join(map(str, FEATURES['centre_crops']))}"] if FEATURES["centre_crops"] else []
     options += ["-flip"] if FEATURES["flip"] else []
     options += [f"-cache {FEATURES['cache']!r}"] if FEATURES["cache"] else []
     return " ".join(options)

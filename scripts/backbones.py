@@ -68,11 +68,14 @@ def packaged_lite_weights(name: str) -> str:
 class EfficientNetLite:
     """ImageNet EfficientNet-Lite, the final feature map globally average-pooled (1,280 values).
 
-    Preprocessing is the Lite models' own, as trained: (x - 127) / 128 on RGB.
+    Preprocessing is the Lite models' own, as trained: (x - 127) / 128 on RGB. `precision="bfloat16"`
+    runs the convolutions in bfloat16, about twice as fast on CPUs with native support (AVX512-BF16,
+    AMX) and slower elsewhere; its vectors agree with float32 ones to a cosine similarity above 0.99.
+    "auto" picks bfloat16 only where the CPU supports it natively.
     """
 
     def __init__(self, name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
-                 input_size: int | None = None, device: str = "cpu"):
+                 input_size: int | None = None, device: str = "cpu", precision: str = "float32"):
         import torch
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -89,6 +92,9 @@ class EfficientNetLite:
         self._model = model.eval().to(self._device)
         size = input_size or LITE_MODELS[name].native_size
         self.input_size = (size, size)
+        precision = resolve_precision(precision, self._device.type)
+        self._precision = precision
+        self._model = self._model.to(memory_format=torch.channels_last)
         self.description = {
             "model": name,
             "framework": f"torch {torch.__version__}",
@@ -98,21 +104,46 @@ class EfficientNetLite:
             "weights_sha256": file_sha256(weights_path),
             "input_size": size,
             "preprocessing": f"RGB, bilinear resize to {size}x{size}, (x - 127) / 128",
+            "precision": precision,
         }
+
+    def _autocast(self):
+        if self._precision == "bfloat16":
+            return self._torch.autocast(self._device.type, dtype=self._torch.bfloat16)
+        return contextlib.nullcontext()
 
     def _tensor(self, batch: np.ndarray):
         pixels = (batch.astype(np.float32) - 127.0) / 128.0
-        return self._torch.from_numpy(pixels).permute(0, 3, 1, 2).to(self._device)
+        tensor = self._torch.from_numpy(pixels).permute(0, 3, 1, 2).to(self._device)
+        return tensor.contiguous(memory_format=self._torch.channels_last)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        with self._torch.inference_mode():
-            maps = self._model.extract_features(self._tensor(batch))
-            return maps.mean(dim=(2, 3)).float().cpu().numpy()
+        with self._torch.inference_mode(), self._autocast():
+            return self._model.extract_features(self._tensor(batch)).mean(dim=(2, 3)).float().cpu().numpy()
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
         """ImageNet class probabilities, to check that the weights really are the trained ones."""
-        with self._torch.inference_mode():
-            return self._torch.softmax(self._model(self._tensor(batch)), dim=1).cpu().numpy()
+        with self._torch.inference_mode(), self._autocast():
+            return self._torch.softmax(self._model(self._tensor(batch)).float(), dim=1).cpu().numpy()
+
+
+def resolve_precision(precision: str, device_type: str) -> str:
+    """'auto' means bfloat16 on a GPU or on a CPU with native bfloat16 instructions, else float32."""
+    if precision not in ("float32", "bfloat16", "auto"):
+        raise PipelineError(f"precision must be float32, bfloat16 or auto, not {precision!r}")
+    if precision != "auto":
+        return precision
+    return "bfloat16" if device_type == "cuda" or _cpu_has_bf16() else "float32"
+
+
+def _cpu_has_bf16() -> bool:
+    """True where the CPU flags list native bfloat16 instructions (Linux; elsewhere assume not)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            flags = handle.read()
+    except OSError:
+        return False
+    return " avx512_bf16" in flags or " amx_bf16" in flags
 
 
 def resolve_device(device: str) -> str:
@@ -149,7 +180,7 @@ class KerasApplication:
     """
 
     def __init__(self, name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
-                 input_size: int | None = None, device: str = "cpu"):
+                 input_size: int | None = None):
         keras, model_class, self._preprocess = keras_application(name)
         if keras.backend.backend() == "torch":
             import torch
@@ -188,7 +219,11 @@ class KerasApplication:
 
 
 def build_backbone(name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
-                   input_size: int | None = None, device: str = "cpu"):
+                   input_size: int | None = None, device: str = "cpu", precision: str = "float32"):
     """The backbone called `name`: an EfficientNet-Lite, or any keras.applications model."""
-    backbone = EfficientNetLite if name in LITE_MODELS else KerasApplication
-    return backbone(name, weights=weights, layer=layer, threads=threads, input_size=input_size, device=device)
+    if name in LITE_MODELS:
+        return EfficientNetLite(name, weights=weights, layer=layer, threads=threads, input_size=input_size,
+                                device=device, precision=precision)
+    if precision == "bfloat16":
+        raise PipelineError("keras models run in float32 here; set features.precision to float32 or auto")
+    return KerasApplication(name, weights=weights, layer=layer, threads=threads, input_size=input_size)

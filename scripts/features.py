@@ -43,10 +43,12 @@ class ImageRejected(Exception):
     """An image that cannot be read; it is skipped and listed in rejected.csv with this reason."""
 
 
-def decode_rgb(data: bytes, size: tuple[int, int]) -> np.ndarray:
-    """Decode any image Pillow reads (EXIF-rotated, palette, alpha, CMYK, 16-bit) as RGB uint8 of `size`.
+def decode_rgb(data: bytes, size: tuple[int, int], crops: tuple[float, ...] = ()) -> np.ndarray:
+    """Decode any image Pillow reads (EXIF-rotated, palette, alpha, CMYK, 16-bit) as RGB uint8 views.
 
-    The whole image is squashed to the model's input size, as the original did, so nothing is cropped away.
+    The first view is the whole image squashed to the model's input size, as the original did, so
+    nothing is cropped away; each scale in `crops` adds a centred crop of that share of the width and
+    height, squashed likewise. Returns an array of shape (views, height, width, 3).
     """
     try:
         with warnings.catch_warnings():
@@ -59,7 +61,13 @@ def decode_rgb(data: bytes, size: tuple[int, int]) -> np.ndarray:
                 if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
                     image = image.convert("RGBA")
                     image = Image.alpha_composite(Image.new("RGBA", image.size, (255, 255, 255, 255)), image)
-                return np.asarray(image.convert("RGB").resize(size, Image.BILINEAR), dtype=np.uint8)
+                image = image.convert("RGB")
+                views = [image.resize(size, Image.BILINEAR)]
+                for scale in crops:
+                    crop_w, crop_h = max(1, round(image.width * scale)), max(1, round(image.height * scale))
+                    left, top = (image.width - crop_w) // 2, (image.height - crop_h) // 2
+                    views.append(image.resize(size, Image.BILINEAR, box=(left, top, left + crop_w, top + crop_h)))
+                return np.stack([np.asarray(view, dtype=np.uint8) for view in views])
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageRejected(f"too large (decompression bomb guard): {error}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
@@ -67,8 +75,9 @@ def decode_rgb(data: bytes, size: tuple[int, int]) -> np.ndarray:
 
 
 def load_rgb(path: str, size: tuple[int, int]) -> np.ndarray:
+    """The whole image at `size` as (height, width, 3) uint8."""
     with open(path, "rb") as handle:
-        return decode_rgb(handle.read(), size)
+        return decode_rgb(handle.read(), size)[0]
 
 
 class VectorCache:
@@ -111,13 +120,14 @@ def _read(item):
     return key, path, data, hashlib.sha256(data).hexdigest(), None
 
 
-def extract(images: dict[str, str], model, batch_size: int = 32, threads: int = 2, cache: VectorCache | None = None,
-            flip: bool = False, progress: bool = True):
+def extract(images: dict[str, str], model, batch_size: int = 8, threads: int = 2, cache: VectorCache | None = None,
+            crops: tuple[float, ...] = (), flip: bool = False, progress: bool = True):
     """Raw vectors for every readable image, from the cache where possible, else from the model.
 
     Returns (ids, vectors, rejected, counts): rows of vectors follow ids; rejected lists
     (id, path, reason); counts says how many came from the cache and how many were computed.
-    With `flip`, each vector is the mean of the image's and its mirror image's vectors.
+    Each vector is the mean over the image's views: the whole image, a centred crop per scale in
+    `crops`, and with `flip` the mirror image of each.
     """
     items = list(images.items())
     found: dict[str, np.ndarray] = {}
@@ -129,7 +139,7 @@ def extract(images: dict[str, str], model, batch_size: int = 32, threads: int = 
         key, path, data, digest, problem = entry
         if problem is None:
             try:
-                return key, path, digest, decode_rgb(data, model.input_size), None
+                return key, path, digest, decode_rgb(data, model.input_size, crops), None
             except ImageRejected as error:
                 problem = str(error)
         return key, path, digest, None, problem
@@ -138,10 +148,11 @@ def extract(images: dict[str, str], model, batch_size: int = 32, threads: int = 
         good = [entry for entry in decoded if entry[4] is None]
         rejected.extend((key, path, problem) for key, path, _, _, problem in decoded if problem is not None)
         if good:
-            pixels = np.stack([entry[3] for entry in good])
-            vectors = model.predict(pixels)
+            pixels = np.concatenate([entry[3] for entry in good])  # image-major: all views of one image, then the next
             if flip:
-                vectors = (vectors + model.predict(pixels[:, :, ::-1].copy())) / 2
+                pixels = np.concatenate([pixels, pixels[:, :, ::-1]])  # mirrored copies follow the originals
+            predicted = model.predict(pixels)
+            vectors = predicted.reshape(2 if flip else 1, len(good), -1, predicted.shape[-1]).mean(axis=(0, 2))
             for (key, _, digest, _, _), vector in zip(good, vectors.astype(np.float32)):
                 found[key] = vector
                 if cache is not None:
@@ -299,11 +310,15 @@ def main(argv=None):
     parser.add_argument("-layer", default=None, help="layer to read (default: pooled; fc2 for vgg16)")
     parser.add_argument("-weights", default="imagenet", help="'imagenet' or a local weights file")
     parser.add_argument("-size", type=int, default=None, help="input size in pixels (default: the model's own)")
+    parser.add_argument("-crops", type=float, nargs="*", default=[],
+                        help="centred crop scales whose vectors are averaged with the whole image's, e.g. 0.8")
     parser.add_argument("-flip", action="store_true", help="average each image's vector with its mirror image's")
     parser.add_argument("-l2", action="store_true", help="scale raw vectors to unit length before PCA")
-    parser.add_argument("-batch", type=int, default=32, help="images per inference batch")
+    parser.add_argument("-batch", type=int, default=8, help="images per inference batch")
     parser.add_argument("-jobs", type=int, default=2, help="threads for reading, decoding and inference")
     parser.add_argument("-device", default="cpu", help="cpu, cuda or auto (PyTorch models)")
+    parser.add_argument("-precision", default="float32", choices=("float32", "bfloat16", "auto"),
+                        help="arithmetic of EfficientNet-Lite (auto: bfloat16 where the CPU or GPU has it natively)")
     parser.add_argument("-cache", default=None, help="folder of cached raw vectors (default: no cache)")
     parser.add_argument("-shard", default=None, help="with -raw: extract only shard I of N, written as I/N")
     parser.add_argument("-raw", default=None, help="write raw vectors of a shard here instead of -out")
@@ -332,12 +347,12 @@ def main(argv=None):
         if args.shard:
             index, count = parse_shard(args.shard)
             images = {key: path for key, path in images.items() if shard_of(key, count) == index}
-        model = build_backbone(args.model, args.weights, args.layer, args.jobs, args.size, args.device)
-        description = {**model.description, "flip_average": args.flip}
+        model = build_backbone(args.model, args.weights, args.layer, args.jobs, args.size, args.device, args.precision)
+        description = {**model.description, "centre_crops": list(args.crops), "flip_average": args.flip}
         cache = VectorCache(args.cache, {k: v for k, v in description.items() if k != "device"}) if args.cache else None
         print(f"features: {len(images)} images, model {description['model']}"
               + (f", shard {args.shard}" if args.shard else ""), file=sys.stderr)
-        ids, raw, rejected, counts = extract(images, model, args.batch, args.jobs, cache, args.flip)
+        ids, raw, rejected, counts = extract(images, model, args.batch, args.jobs, cache, tuple(args.crops), args.flip)
         paths = [images[key] for key in ids]
         print(f"features: {counts['cached']} from cache, {counts['computed']} computed, {len(rejected)} rejected",
               file=sys.stderr)

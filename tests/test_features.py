@@ -233,3 +233,28 @@ def test_any_keras_application_and_a_convolutional_layer_pooled(tmp_path, pictur
     assert vectors.shape == (2, 1280)
     with pytest.raises(PipelineError, match="unknown model 'resnet9000'"):
         backbones.build_backbone("resnet9000")
+
+
+def test_centre_crop_views_are_averaged_with_the_whole_image(picture_folder, lite0):
+    folder, ids = picture_folder
+    path = str(folder / f"{ids[0]}.jpg")
+    _, vectors, _, _ = features.extract({ids[0]: path}, lite0, crops=(0.8,), progress=False)
+    views = features.decode_rgb(open(path, "rb").read(), lite0.input_size, (0.8,))
+    assert views.shape == (2, 224, 224, 3)
+    np.testing.assert_allclose(vectors[0], lite0.predict(views).mean(axis=0), rtol=1e-4, atol=1e-5)
+    whole = lite0.predict(views[:1])[0]
+    assert not np.allclose(vectors[0], whole, atol=1e-3)  # the crop really contributes
+
+
+def test_bfloat16_vectors_agree_with_float32(picture_folder, lite0):
+    folder, ids = picture_folder
+    images = {key: str(folder / f"{key}.jpg") for key in ids[:4]}
+    fast = backbones.build_backbone("efficientnet-lite0", threads=2, precision="bfloat16")
+    assert fast.description["precision"] == "bfloat16"
+    _, exact, _, _ = features.extract(images, lite0, progress=False)
+    _, approx, _, _ = features.extract(images, fast, progress=False)
+    cosine = (exact * approx).sum(axis=1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(approx, axis=1)
+    assert cosine.min() > 0.99
+    assert backbones.resolve_precision("auto", "cuda") == "bfloat16"
+    with pytest.raises(PipelineError, match="precision"):
+        backbones.resolve_precision("float8", "cpu")

@@ -1,0 +1,123 @@
+"""Feature extraction speed: the original's loop against the pipeline's, with the model's own ceiling.
+
+- original loop: the 2019 script's way, one image at a time: decode, resize, predict a batch of one,
+  in float32.
+- pipeline: features.extract as the workflow runs it (batches, decoding on a thread pool overlapped
+  with inference), in float32 and in bfloat16.
+- ceiling: the pipeline's model and precision on pixels already decoded in memory (no reading or
+  decoding at all), the most any loader could reach.
+
+All runs read the same views (the whole image plus a centred 0.8 crop, as the default config does)
+so that they do the same work. For each run's vectors the subject-neighbour score is printed too
+(share of each image's 10 nearest neighbours, after L2 and PCA-256, sharing a library subject), to
+show that the faster arithmetic does not cost layout quality.
+
+Images: the first N thumbnails of ../shared/data/amnh-sample/sample.zip (sorted by id).
+
+    python bench/features_speed.py [--count 512] [--model efficientnet-lite0]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import features  # noqa: E402
+from backbones import build_backbone  # noqa: E402
+from common import find_images  # noqa: E402
+
+SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
+
+
+def sample_images(count: int) -> dict[str, str]:
+    target = Path(tempfile.mkdtemp(prefix="amnh-"))
+    with zipfile.ZipFile(SAMPLE / "sample.zip") as archive:
+        for name in sorted(n for n in archive.namelist() if n.endswith(".jpg"))[:count]:
+            archive.extract(name, target)
+    return find_images(str(target / "*.jpg"))
+
+
+def subject_score(ids: list[str], vectors: np.ndarray, k: int = 10) -> float:
+    """Mean share of each image's k nearest neighbours (L2-normalised, PCA-256) sharing a subject."""
+    subjects = pd.read_csv(SAMPLE / "subjects.csv", dtype=str, keep_default_na=False).drop_duplicates()
+    by_id = subjects.groupby("id")["subject"].apply(set).to_dict()
+    reduced, _ = features.reduce_dimensions(vectors, 256, normalize=True)
+    distances = ((reduced[:, None, :] - reduced[None, :, :]) ** 2).sum(axis=2)
+    np.fill_diagonal(distances, np.inf)
+    neighbours = np.argsort(distances, axis=1)[:, :k]
+    shares = [np.mean([bool(by_id.get(ids[i], set()) & by_id.get(ids[j], set())) for j in row])
+              for i, row in enumerate(neighbours) if by_id.get(ids[i])]
+    return float(np.mean(shares))
+
+
+def original_loop(images: dict[str, str], model, crops) -> tuple[float, list, np.ndarray]:
+    """The original's loop: read one image, predict it (its views), next image."""
+    started = time.perf_counter()
+    vectors = [model.predict(features.decode_rgb(Path(p).read_bytes(), model.input_size, crops)).mean(axis=0)
+               for p in images.values()]
+    return time.perf_counter() - started, list(images), np.stack(vectors)
+
+
+def pipeline(images: dict[str, str], model, crops, batch: int, threads: int):
+    started = time.perf_counter()
+    ids, vectors, _, _ = features.extract(images, model, batch, threads, crops=crops, progress=False)
+    return time.perf_counter() - started, ids, vectors
+
+
+def ceiling(images: dict[str, str], model, crops, batch: int):
+    """Inference alone on preloaded pixels, in the pipeline's batch size."""
+    pixels = np.stack([features.decode_rgb(Path(p).read_bytes(), model.input_size, crops) for p in images.values()])
+    views = pixels.shape[1]
+    flat = pixels.reshape(-1, *pixels.shape[2:])
+    started = time.perf_counter()
+    out = np.concatenate([model.predict(flat[i:i + batch * views]) for i in range(0, len(flat), batch * views)])
+    return time.perf_counter() - started, list(images), out.reshape(len(images), views, -1).mean(axis=1)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=512)
+    parser.add_argument("--model", default="efficientnet-lite0")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--crops", type=float, nargs="*", default=[0.8])
+    args = parser.parse_args()
+
+    images = sample_images(args.count)
+    crops = tuple(args.crops)
+    models = {precision: build_backbone(args.model, threads=args.threads, precision=precision)
+              for precision in ("float32", "bfloat16")}
+    for model in models.values():  # first calls allocate buffers and pick kernels
+        model.predict(np.zeros((args.batch, *model.input_size[::-1], 3), np.uint8))
+    runs = [
+        ("original loop: one image at a time, float32", original_loop(images, models["float32"], crops)),
+        (f"pipeline: batches of {args.batch}, {args.threads} decode threads, float32",
+         pipeline(images, models["float32"], crops, args.batch, args.threads)),
+        ("ceiling: float32 on preloaded pixels", ceiling(images, models["float32"], crops, args.batch)),
+        (f"pipeline: batches of {args.batch}, {args.threads} decode threads, bfloat16",
+         pipeline(images, models["bfloat16"], crops, args.batch, args.threads)),
+        ("ceiling: bfloat16 on preloaded pixels", ceiling(images, models["bfloat16"], crops, args.batch)),
+    ]
+    count = len(images)
+    print(f"{count} images, {args.model}, views: whole image + centre crops {list(crops)}, {args.threads} threads\n")
+    print("| run | seconds | images/s | vs original loop | subject-neighbour score |\n|---|---|---|---|---|")
+    original = runs[0][1][0]
+    for name, (seconds, ids, vectors) in runs:
+        print(f"| {name} | {seconds:.1f} | {count / seconds:.1f} | {original / seconds:.2f}x | "
+              f"{subject_score(ids, vectors):.3f} |")
+    for precision, pipe, top in (("float32", runs[1][1][0], runs[2][1][0]), ("bfloat16", runs[3][1][0], runs[4][1][0])):
+        print(f"\npipeline / ceiling, {precision}: {100 * top / pipe:.0f}%")
+
+
+if __name__ == "__main__":
+    main()
