@@ -5,6 +5,8 @@
 #   features         shards joined -> PCA               results/<name>/features.npz, rejected.csv
 #   embedding        features -> 2-D t-SNE             results/<name>/embedding.csv   (id,x,y)
 #   grid             2-D points -> one cell each       results/<name>/grid.csv        (id,col,row)
+#   quality          how well grid and embedding keep    results/<name>/layout_quality.json
+#                    neighbours (DPQ16, 10-NN, subjects)
 #   mosaic           each image fitted to a cell       results/<name>/cells/<id>.jpg
 #   tiles            cells on the grid -> Deep Zoom     results/<name>/tiles/mosaic.dzi
 #   metadata         CSVs joined with the grid -> JSON  results/<name>/items.json, metadata_report.csv
@@ -64,6 +66,7 @@ else:
 rule all:
     input:
         f"{OUT}/site",
+        f"{OUT}/layout_quality.json",
 
 
 if DEMO:
@@ -186,6 +189,25 @@ rule grid:
         "envs/grid.yaml"
     shell:
         "python {SCRIPTS}/grid.py -in {input} -out {output} -grid {params.size} -block {params.block} 2>&1 | tee {log}"
+
+
+rule quality:
+    input:
+        features=f"{OUT}/features.npz",
+        embedding=f"{OUT}/embedding.csv",
+        grid=f"{OUT}/grid.csv",
+        subjects=config["metadata"]["subjects"],
+    output:
+        report(f"{OUT}/layout_quality.json", caption="report/layout_quality.rst", category="Layout quality"),
+    log:
+        f"{OUT}/logs/quality.log",
+    benchmark:
+        f"{OUT}/benchmarks/quality.tsv"
+    conda:
+        "envs/grid.yaml"
+    shell:
+        "python {SCRIPTS}/quality.py -features {input.features} -embedding {input.embedding} -grid {input.grid}"
+        " -sub {input.subjects:q} -out {output} 2>&1 | tee {log}"
 
 
 rule mosaic:

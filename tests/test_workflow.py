@@ -78,6 +78,11 @@ def test_every_output_is_real_and_keyed_by_id(built):
 
     items = json.loads((out / "items.json").read_text())
     assert set(items["id"]) == expected_ids and items["count"] == 42
+
+    layout = json.loads((out / "layout_quality.json").read_text())
+    assert layout["images"] == 42 and 0 < layout["dpq16"]["value"] <= 1
+    subjects = layout["subjects"]
+    assert subjects["share_of_10_grid_neighbours_with_a_shared_subject"] > subjects["same_for_random_arrangements"]
     assert all(items["title"]) and items["subjectNames"]
 
 

@@ -1,0 +1,166 @@
+"""Layout quality: how well the 2-D embedding and the grid keep similar images together.
+
+Three measures, written to ``layout_quality.json`` in every build:
+- DPQ16, the Distance Preservation Quality of the grid against the feature space (Barthel et al.,
+  "Improved Evaluation and Generation of Grid Layouts using Distance Preservation Quality and Linear
+  Assignment Sorting", Computer Graphics Forum 2023), with p = 16. It needs all pairwise distances, so
+  above ``subset`` images it is estimated as the mean over random subsets of that size (said in the file).
+- k-nearest-neighbour preservation (k = 10): the share of each image's 10 nearest neighbours in feature
+  space that are also among its 10 nearest on the grid, and in the 2-D embedding. Above ``queries``
+  images it is averaged over that many random images (their neighbours are still searched among all).
+- Where the metadata has subjects: the share of each image's 10 nearest grid neighbours that share a
+  subject with it, next to the same share for random arrangements of the same images.
+
+On the grid many neighbours lie at equal distance; ties are broken at random with a fixed seed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import numpy as np
+import pandas as pd
+
+from common import PipelineError, atomic_path, load_features, read_embedding, read_grid, read_table, run_cli
+
+
+def _pairwise(points: np.ndarray) -> np.ndarray:
+    squares = (points ** 2).sum(axis=1)
+    return np.sqrt(np.maximum(squares[:, None] + squares[None, :] - 2 * points @ points.T, 0))
+
+
+def _preservation_gain(sorted_rows: np.ndarray, mean_distance: float) -> np.ndarray:
+    """DP_k for k = 1..N-1: how much closer the first k neighbours are than the average image."""
+    counts = np.arange(1, sorted_rows.shape[1])
+    mean_of_first_k = (np.cumsum(sorted_rows[:, 1:], axis=1) / counts).mean(axis=0)
+    return np.clip((mean_distance - mean_of_first_k) / mean_distance, 0, None)
+
+
+def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16) -> float:
+    """Distance Preservation Quality of an arrangement: 1 when, for every k, each image's k nearest
+    places on the grid hold its k nearest images in feature space; lower the less they do (a random
+    arrangement of clustered data still scores well above 0, since p = 16 weighs the largest gains).
+
+    `positions` are grid (col, row) per image; neighbours on the grid are ordered by squared grid
+    distance, ties by feature distance, as in the authors' reference implementation.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    positions = np.asarray(positions, dtype=np.float64)
+    feature_distances = _pairwise(features)
+    sorted_by_features = np.sort(feature_distances, axis=1)
+    mean_distance = sorted_by_features[:, 1:].mean()
+    grid_distances = ((positions[:, None, :] - positions[None, :, :]) ** 2).sum(axis=2)
+    scale = feature_distances.max() * 1.0001 or 1.0
+    sorted_by_grid = np.fmod(np.sort(feature_distances / scale + grid_distances, axis=1), 1) * scale
+    achieved = np.linalg.norm(_preservation_gain(sorted_by_grid, mean_distance), ord=p)
+    best = np.linalg.norm(_preservation_gain(sorted_by_features, mean_distance), ord=p)
+    return float(achieved / best) if best > 0 else 0.0
+
+
+def _neighbours(points: np.ndarray, queries: np.ndarray, k: int, jitter: float = 0.0, seed: int = 0) -> np.ndarray:
+    """Indices of the k nearest points (excluding the query itself) for each query index."""
+    points = np.asarray(points, dtype=np.float64)
+    if jitter:
+        points = points + np.random.default_rng(seed).uniform(-jitter, jitter, points.shape)
+    found = []
+    for start in range(0, len(queries), 512):
+        chunk = queries[start:start + 512]
+        distances = ((points[chunk, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+        distances[np.arange(len(chunk)), chunk] = np.inf
+        found.append(np.argpartition(distances, k, axis=1)[:, :k])
+    return np.concatenate(found)
+
+
+def knn_preservation(high: np.ndarray, low: np.ndarray, k: int = 10, queries: np.ndarray | None = None,
+                     jitter: float = 0.0) -> float:
+    """Mean share of each query's k nearest neighbours in `high` that are also k nearest in `low`."""
+    queries = np.arange(len(high)) if queries is None else queries
+    first, second = _neighbours(high, queries, k), _neighbours(low, queries, k, jitter)
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(first, second)]))
+
+
+def subject_share(positions: np.ndarray, subject_sets: list[set], k: int = 10, queries: np.ndarray | None = None,
+                  jitter: float = 0.0) -> float:
+    """Mean share of each image's k nearest neighbours in `positions` that share a subject with it."""
+    queries = np.arange(len(positions)) if queries is None else queries
+    queries = np.array([q for q in queries if subject_sets[q]])
+    found = _neighbours(positions, queries, k, jitter)
+    return float(np.mean([np.mean([bool(subject_sets[q] & subject_sets[j]) for j in row])
+                          for q, row in zip(queries, found)]))
+
+
+def measure(ids, features, embedding, cells, subjects_by_id=None, k=10, subset=2000, subsets=3, queries=5000,
+            seed=0) -> dict:
+    """All layout measures for one build; arrays are aligned with `ids`."""
+    rng = np.random.default_rng(seed)
+    count = len(ids)
+    query_index = np.sort(rng.choice(count, queries, replace=False)) if count > queries else None
+    tie_jitter = 0.01  # grid cells are 1 apart: this only orders equal distances
+    if count > subset:
+        samples = [np.sort(rng.choice(count, subset, replace=False)) for _ in range(subsets)]
+        dpq16 = float(np.mean([dpq(features[s], cells[s]) for s in samples]))
+    else:
+        dpq16 = dpq(features, cells)
+    result = {
+        "images": count,
+        "dpq16": {"value": dpq16, "estimated_on_random_subsets": ({"size": subset, "count": subsets}
+                                                                   if count > subset else None)},
+        f"knn{k}_preservation": {
+            "grid": knn_preservation(features, cells, k, query_index, tie_jitter),
+            "embedding": knn_preservation(features, embedding, k, query_index),
+            "averaged_over_random_images": int(queries) if query_index is not None else None,
+        },
+        "subjects": None,
+    }
+    if subjects_by_id:
+        sets = [subjects_by_id.get(key, set()) for key in ids]
+        if any(sets):
+            shuffled = [subject_share(cells[rng.permutation(count)], sets, k, query_index, tie_jitter) for _ in range(3)]
+            result["subjects"] = {
+                f"share_of_{k}_grid_neighbours_with_a_shared_subject": subject_share(cells, sets, k, query_index,
+                                                                                     tie_jitter),
+                "same_for_random_arrangements": float(np.mean(shuffled)),
+                "same_in_the_embedding": subject_share(embedding, sets, k, query_index),
+                "images_with_subjects": int(sum(bool(s) for s in sets)),
+            }
+    return result
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-features", required=True, help="features .npz")
+    parser.add_argument("-embedding", required=True, help="embedding CSV (id,x,y)")
+    parser.add_argument("-grid", required=True, help="grid CSV (id,col,row)")
+    parser.add_argument("-sub", dest="subjects", default=None, help="subjects CSV (id,subject), optional")
+    parser.add_argument("-out", dest="output", required=True, help="layout_quality.json to write")
+    parser.add_argument("-subset", type=int, default=2000, help="largest N for an exact DPQ16")
+    parser.add_argument("-queries", type=int, default=5000, help="largest N for exact neighbour measures")
+    parser.add_argument("-seed", type=int, default=0)
+    args = parser.parse_args(argv)
+
+    ids, features, _ = load_features(args.features)
+    embedding = read_embedding(args.embedding).set_index("id")
+    grid, cols, rows = read_grid(args.grid)
+    grid = grid.set_index("id")
+    missing = [key for key in ids if key not in grid.index or key not in embedding.index]
+    if missing:
+        raise PipelineError(f"{len(missing)} ids of the features are missing from the grid or embedding, e.g. {missing[:3]}")
+    subjects_by_id = None
+    if args.subjects:
+        table = read_table(args.subjects, ["id", "subject"])
+        table = table[table["subject"].str.strip() != ""]
+        subjects_by_id = table.groupby("id")["subject"].apply(lambda s: set(s.str.strip())).to_dict()
+    print(f"quality: measuring {len(ids)} images", file=sys.stderr)
+    result = measure(ids, features, embedding.loc[ids, ["x", "y"]].to_numpy(), grid.loc[ids, ["col", "row"]].to_numpy(),
+                     subjects_by_id, subset=args.subset, queries=args.queries, seed=args.seed)
+    result["grid_size"] = f"{cols}x{rows}"
+    with atomic_path(args.output) as temp:
+        temp.write_text(json.dumps(result, indent=1))
+    print(f"quality: DPQ16 {result['dpq16']['value']:.3f}, 10-NN kept by the grid "
+          f"{result['knn10_preservation']['grid']:.3f}, by the embedding {result['knn10_preservation']['embedding']:.3f}",
+          file=sys.stderr)
+
+
+if __name__ == "__main__":
+    run_cli(main)
