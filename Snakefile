@@ -4,7 +4,8 @@
 #   extract          images -> CNN, in N shards         results/<name>/features/raw-<i>-of-<N>.npz
 #   features         shards joined -> PCA               results/<name>/features.npz, rejected.csv
 #   embedding        features -> 2-D t-SNE             results/<name>/embedding.csv   (id,x,y)
-#   grid             2-D points -> one cell each       results/<name>/grid.csv        (id,col,row)
+#   grid             one cell per image (lap on the      results/<name>/grid.csv        (id,col,row)
+#                    2-D points, or flas on features)
 #   quality          how well grid and embedding keep    results/<name>/layout_quality.json
 #                    neighbours (DPQ16, 10-NN, subjects)
 #   mosaic           each image fitted to a cell       results/<name>/cells/<id>.jpg
@@ -175,12 +176,14 @@ rule embedding:
 
 rule grid:
     input:
-        f"{OUT}/embedding.csv",
+        f"{OUT}/features.npz" if config["grid"]["method"] == "flas" else f"{OUT}/embedding.csv",
     output:
         f"{OUT}/grid.csv",
     params:
+        method=config["grid"]["method"],
         size=config["grid"]["size"],
         block=config["grid"]["block"],
+        seed=config["grid"]["random_state"],
     log:
         f"{OUT}/logs/grid.log",
     benchmark:
@@ -188,7 +191,8 @@ rule grid:
     conda:
         "envs/grid.yaml"
     shell:
-        "python {SCRIPTS}/grid.py -in {input} -out {output} -grid {params.size} -block {params.block} 2>&1 | tee {log}"
+        "python {SCRIPTS}/grid.py -in {input} -out {output} -method {params.method} -grid {params.size}"
+        " -block {params.block} -seed {params.seed} 2>&1 | tee {log}"
 
 
 rule quality:

@@ -1,10 +1,16 @@
-"""Stage 3, grid: each 2-D point gets its own cell of a COLS x ROWS grid.
+"""Stage 3, grid: each image gets its own cell of a COLS x ROWS grid.
 
-The embedding is scaled onto the grid and points are assigned to cell centres by an optimal
-linear assignment (Jonker-Volgenant, the ``lap`` package), which minimises the total squared
-displacement. A dense cost matrix grows with N^2, so large collections are first split into
-balanced halves along the longer side of the grid until each part has at most ``block`` cells,
-and each part is solved exactly. Output: ``id,col,row`` with a ``# grid COLSxROWS`` header line.
+Two methods (``-method``):
+- ``lap``: the 2-D embedding is scaled onto the grid and points are assigned to cell centres by an
+  optimal linear assignment (Jonker-Volgenant, the ``lap`` package), which minimises the total squared
+  displacement. A dense cost matrix grows with N^2, so large collections are first split into balanced
+  halves along the longer side of the grid until each part has at most ``block`` cells, and each part
+  is solved exactly.
+- ``flas``: Fast Linear Assignment Sorting (Barthel et al., Computer Graphics Forum 2023; PyPI
+  ``vc-flas``) sorts the PCA features straight onto the grid, without the 2-D embedding; empty cells
+  (holes) go wherever they disturb least.
+
+Output: ``id,col,row`` with a ``# grid COLSxROWS`` header line.
 """
 from __future__ import annotations
 
@@ -14,7 +20,7 @@ import sys
 import numpy as np
 import pandas as pd
 
-from common import PipelineError, atomic_path, read_embedding, resolve_grid_size, run_cli
+from common import PipelineError, atomic_path, load_features, read_embedding, resolve_grid_size, run_cli
 
 DEFAULT_BLOCK = 512  # 13,000 points in about 4 s on 2 cores; exact below this size
 
@@ -77,6 +83,25 @@ def assign_to_grid(points: np.ndarray, cols: int, rows: int, block: int = DEFAUL
     return out
 
 
+def sort_with_flas(features: np.ndarray, cols: int, rows: int, seed: int = 0) -> np.ndarray:
+    """(N, 2) int array of (col, row) from FLAS on the feature vectors; the same seed, the same grid."""
+    from vc_flas import Grid, flas
+
+    count = len(features)
+    if count > cols * rows:
+        raise PipelineError(f"{count} images do not fit a {cols}x{rows} grid")
+    if cols < 2 or rows < 2:
+        raise PipelineError("FLAS needs a grid of at least 2x2")
+    slots = np.concatenate([np.arange(count), np.full(cols * rows - count, -1)]).reshape(rows, cols)
+    grid = Grid(features.astype(np.float32), slots.astype(np.int32), np.zeros((rows, cols), dtype=bool),
+                np.arange(count, dtype=np.int32))
+    sorting = flas(grid, seed=seed).sorting
+    cells = np.zeros((count, 2), dtype=int)
+    rows_index, cols_index = np.nonzero(sorting >= 0)
+    cells[sorting[rows_index, cols_index]] = np.column_stack([cols_index, rows_index])
+    return cells
+
+
 def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> None:
     with atomic_path(path) as temp:
         with open(temp, "w", encoding="utf-8") as handle:
@@ -86,17 +111,26 @@ def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="embedding CSV (id,x,y)")
+    parser.add_argument("-in", dest="input", required=True, help="embedding CSV (id,x,y) for lap; features .npz for flas")
+    parser.add_argument("-method", choices=("lap", "flas"), default="lap")
+    parser.add_argument("-seed", type=int, default=0, help="random seed of flas")
     parser.add_argument("-out", dest="output", required=True, help="grid CSV (id,col,row) to write")
     parser.add_argument("-grid", default="auto", help="COLSxROWS, or 'auto' for the smallest near-square grid")
     parser.add_argument("-block", type=int, default=DEFAULT_BLOCK, help="largest part solved exactly (cells)")
     args = parser.parse_args(argv)
 
-    embedding = read_embedding(args.input)
-    cols, rows = resolve_grid_size(args.grid, len(embedding))
-    print(f"grid: {len(embedding)} images onto {cols}x{rows}", file=sys.stderr)
-    cells = assign_to_grid(embedding[["x", "y"]].to_numpy(), cols, rows, args.block)
-    save_grid(args.output, embedding["id"].tolist(), cells, cols, rows)
+    if args.method == "flas":
+        ids, vectors, _ = load_features(args.input)
+    else:
+        embedding = read_embedding(args.input)
+        ids, vectors = embedding["id"].tolist(), embedding[["x", "y"]].to_numpy()
+    cols, rows = resolve_grid_size(args.grid, len(ids))
+    print(f"grid: {len(ids)} images onto {cols}x{rows} by {args.method}", file=sys.stderr)
+    if args.method == "flas":
+        cells = sort_with_flas(vectors, cols, rows, args.seed)
+    else:
+        cells = assign_to_grid(vectors, cols, rows, args.block)
+    save_grid(args.output, ids, cells, cols, rows)
     print(f"grid: wrote {args.output}", file=sys.stderr)
 
 

@@ -78,3 +78,20 @@ def test_grid_cli_writes_ids_and_size_and_names_the_minimum(tmp_path):
     with pytest.raises(PipelineError, match="at least 30 cells, e.g. 6x5"):
         grid.main(["-in", str(tmp_path / "e.csv"), "-out", str(tmp_path / "g2.csv"), "-grid", "5x5"])
     assert not (tmp_path / "g2.csv").exists()
+
+
+def test_flas_gives_a_valid_reproducible_grid_with_holes_that_keeps_neighbours(tmp_path):
+    rng = np.random.default_rng(4)
+    features = np.vstack([rng.normal(c, 0.3, (40, 6)) for c in (0, 3, 6)])
+    cols, rows = 11, 11  # 121 cells for 120 images: one hole
+    cells = grid.sort_with_flas(features, cols, rows, seed=1)
+    assert is_one_to_one(cells, cols, rows)
+    np.testing.assert_array_equal(cells, grid.sort_with_flas(features, cols, rows, seed=1))
+    random_cells = np.array(divmod_cells(rng.permutation(cols * rows)[:120], cols))
+    assert neighbour_share(features, cells.astype(float)) > 2 * neighbour_share(features, random_cells.astype(float))
+    ids = [f"{i:03d}" for i in range(120)]
+    np.savez(tmp_path / "f.npz", ids=np.array(ids), paths=np.array(ids), features=features.astype(np.float32),
+             description=np.array("{}"))
+    grid.main(["-in", str(tmp_path / "f.npz"), "-out", str(tmp_path / "g.csv"), "-method", "flas"])
+    table, c, r = read_grid(tmp_path / "g.csv")
+    assert (c, r) == (11, 11) and sorted(table["id"]) == ids

@@ -134,7 +134,8 @@ def test_config_problems_are_reported_before_any_work(tmp_path):
 
 
 def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_available):
-    """A collection as a user brings it: own folder and CSVs, one unreadable file, extraction sharded."""
+    """A collection as a user brings it: own folder and CSVs, one unreadable file, extraction sharded,
+    the grid sorted by FLAS."""
     from conftest import draw_picture
 
     folder = tmp_path / "photos"
@@ -148,7 +149,8 @@ def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_availab
     (tmp_path / "subjects.csv").write_text("id,subject\n" + "".join(f"{key},Things\n" for key in ids))
     config = {"collection": {"name": "own"}, "images": "photos/*.jpg",
               "metadata": {"items": "items.csv", "subjects": "subjects.csv"},
-              "features": {"pca": 8, "shards": 2, "cache": "cache"}, "embedding": {"iterations": 250}}
+              "features": {"pca": 8, "shards": 2, "cache": "cache"}, "embedding": {"iterations": 250},
+              "grid": {"method": "flas"}}
     (tmp_path / "own.yaml").write_text(yaml.safe_dump(config))
     snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"))
     out = tmp_path / "results" / "own"
