@@ -182,6 +182,7 @@ rule grid:
     params:
         method=config["grid"]["method"],
         size=config["grid"]["size"],
+        aspect=config["grid"]["aspect"],
         block=config["grid"]["block"],
         seed=config["grid"]["random_state"],
     log:
@@ -192,7 +193,7 @@ rule grid:
         "envs/grid.yaml"
     shell:
         "python {SCRIPTS}/grid.py -in {input} -out {output} -method {params.method} -grid {params.size}"
-        " -block {params.block} -seed {params.seed} 2>&1 | tee {log}"
+        " -aspect {params.aspect} -block {params.block} -seed {params.seed} 2>&1 | tee {log}"
 
 
 rule quality:

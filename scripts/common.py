@@ -79,19 +79,18 @@ def parse_colour(text: str) -> tuple[int, int, int]:
     return colour
 
 
-def auto_grid_size(count: int) -> tuple[int, int]:
-    """The smallest near-square grid (cols >= rows) that holds `count` images."""
+def auto_grid_size(count: int, aspect: float = 1.0) -> tuple[int, int]:
+    """The smallest grid of about `aspect` (columns / rows; 1 is square) that holds `count` images."""
     if count <= 0:
         raise PipelineError("cannot size a grid for zero images")
-    cols = math.ceil(math.sqrt(count))
-    rows = math.ceil(count / cols)
-    return cols, rows
+    rows = max(1, round(math.sqrt(count / aspect)))
+    return math.ceil(count / rows), rows
 
 
-def resolve_grid_size(text: str, count: int) -> tuple[int, int]:
+def resolve_grid_size(text: str, count: int, aspect: float = 1.0) -> tuple[int, int]:
     """Grid size from config ('auto' or 'COLSxROWS'), checked against the number of images."""
     if str(text).strip().lower() == "auto":
-        return auto_grid_size(count)
+        return auto_grid_size(count, aspect)
     cols, rows = parse_grid_size(text)
     if cols * rows < count:
         min_cols, min_rows = auto_grid_size(count)

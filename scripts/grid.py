@@ -116,6 +116,7 @@ def main(argv=None):
     parser.add_argument("-seed", type=int, default=0, help="random seed of flas")
     parser.add_argument("-out", dest="output", required=True, help="grid CSV (id,col,row) to write")
     parser.add_argument("-grid", default="auto", help="COLSxROWS, or 'auto' for the smallest near-square grid")
+    parser.add_argument("-aspect", type=float, default=1.0, help="columns / rows of an 'auto' grid (1: square)")
     parser.add_argument("-block", type=int, default=DEFAULT_BLOCK, help="largest part solved exactly (cells)")
     args = parser.parse_args(argv)
 
@@ -124,7 +125,7 @@ def main(argv=None):
     else:
         embedding = read_embedding(args.input)
         ids, vectors = embedding["id"].tolist(), embedding[["x", "y"]].to_numpy()
-    cols, rows = resolve_grid_size(args.grid, len(ids))
+    cols, rows = resolve_grid_size(args.grid, len(ids), args.aspect)
     print(f"grid: {len(ids)} images onto {cols}x{rows} by {args.method}", file=sys.stderr)
     if args.method == "flas":
         cells = sort_with_flas(vectors, cols, rows, args.seed)

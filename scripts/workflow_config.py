@@ -71,6 +71,6 @@ def collection_images(config: dict) -> dict[str, str]:
 def check_grid(config: dict, count: int) -> None:
     """A configured COLSxROWS grid must hold every image; the error names the minimum."""
     try:
-        resolve_grid_size(config["grid"]["size"], count)
+        resolve_grid_size(config["grid"]["size"], count, config["grid"].get("aspect", 1.0))
     except PipelineError as error:
         raise PipelineError(f"grid.size: {error}") from None

@@ -23,6 +23,9 @@ def test_grid_sizes():
     assert auto_grid_size(13191) == (115, 115)
     assert auto_grid_size(336) == (19, 18)
     assert resolve_grid_size("auto", 10) == (4, 3)
+    assert auto_grid_size(13000, aspect=16 / 9) == (152, 86)
+    cols, rows = auto_grid_size(1000, aspect=0.5)
+    assert cols * rows >= 1000 and abs(cols / rows - 0.5) < 0.05
     with pytest.raises(PipelineError, match="COLSxROWS"):
         parse_grid_size("114 by 116")
     with pytest.raises(PipelineError, match=r"at least 336 cells, e\.g\. 19x18"):
