@@ -158,6 +158,9 @@ rule embedding:
     output:
         f"{OUT}/embedding.csv",
     params:
+        method=config["embedding"]["method"],
+        neighbours=config["embedding"]["neighbours"],
+        min_dist=config["embedding"]["min_dist"],
         perplexity=config["embedding"]["perplexity"],
         rate=config["embedding"]["learning_rate"],
         iterations=config["embedding"]["iterations"],
@@ -170,7 +173,8 @@ rule embedding:
     conda:
         "envs/embedding.yaml"
     shell:
-        "python {SCRIPTS}/embedding.py -in {input} -out {output} -perplexity {params.perplexity}"
+        "python {SCRIPTS}/embedding.py -in {input} -out {output} -method {params.method}"
+        " -perplexity {params.perplexity} -neighbours {params.neighbours} -min-dist {params.min_dist}"
         " -rate {params.rate} -iter {params.iterations} -seed {params.seed} -jobs {threads} 2>&1 | tee {log}"
 
 

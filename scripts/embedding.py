@@ -1,7 +1,12 @@
-"""Stage 2, embedding: the PCA features laid out in 2-D with t-SNE (openTSNE).
+"""Stage 2, embedding: the PCA features laid out in 2-D.
 
-openTSNE replaces the original's MulticoreTSNE: it is maintained, installs from wheels and its
-FFT-accelerated gradients are several times faster at collection sizes. Output: ``id,x,y``.
+Engines (``-method``):
+- ``opentsne`` (default): t-SNE by openTSNE. It replaces the original's MulticoreTSNE: it is maintained,
+  installs from wheels and its FFT-accelerated gradients are several times faster at collection sizes.
+- ``umap``: UMAP (umap-learn), which keeps more of the global structure; single-threaded when seeded,
+  so that a fixed seed gives the same layout.
+
+Output: ``id,x,y``.
 """
 from __future__ import annotations
 
@@ -12,6 +17,19 @@ import numpy as np
 import pandas as pd
 
 from common import PipelineError, atomic_path, load_features, run_cli
+
+
+def embed_umap(features: np.ndarray, neighbours: int = 15, min_dist: float = 0.1, random_state: int = 42,
+               verbose: bool = False) -> np.ndarray:
+    """2-D UMAP of `features`; the same random_state gives the same layout on every run."""
+    import umap
+
+    count = len(features)
+    if count < 4:
+        raise PipelineError(f"UMAP needs at least 4 images, got {count}")
+    reducer = umap.UMAP(n_components=2, n_neighbors=min(neighbours, count - 1), min_dist=min_dist,
+                        random_state=random_state, n_jobs=1, verbose=verbose)
+    return np.asarray(reducer.fit_transform(features.astype(np.float32)), dtype=np.float64)
 
 
 def embed(features: np.ndarray, perplexity: float = 30.0, learning_rate="auto", n_iter: int = 750,
@@ -47,7 +65,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-in", dest="input", required=True, help="features .npz")
     parser.add_argument("-out", dest="output", required=True, help="embedding CSV (id,x,y) to write")
-    parser.add_argument("-perplexity", type=float, default=30.0)
+    parser.add_argument("-method", choices=("opentsne", "umap"), default="opentsne")
+    parser.add_argument("-perplexity", type=float, default=30.0, help="t-SNE perplexity")
+    parser.add_argument("-neighbours", type=int, default=15, help="UMAP n_neighbors")
+    parser.add_argument("-min-dist", dest="min_dist", type=float, default=0.1, help="UMAP min_dist")
     parser.add_argument("-rate", default="auto", help="learning rate: a number or 'auto' (N/12)")
     parser.add_argument("-iter", dest="n_iter", type=int, default=750, help="optimisation iterations")
     parser.add_argument("-jobs", type=int, default=2, help="threads")
@@ -56,8 +77,11 @@ def main(argv=None):
 
     ids, features, _ = load_features(args.input)
     rate = args.rate if args.rate == "auto" else float(args.rate)
-    print(f"embedding: t-SNE of {len(ids)} x {features.shape[1]} with {args.jobs} jobs", file=sys.stderr)
-    points = embed(features, args.perplexity, rate, args.n_iter, args.jobs, args.seed, verbose=True)
+    print(f"embedding: {args.method} of {len(ids)} x {features.shape[1]} with {args.jobs} jobs", file=sys.stderr)
+    if args.method == "umap":
+        points = embed_umap(features, args.neighbours, args.min_dist, args.seed, verbose=True)
+    else:
+        points = embed(features, args.perplexity, rate, args.n_iter, args.jobs, args.seed, verbose=True)
     save_embedding(args.output, ids, points)
     print(f"embedding: wrote {args.output}", file=sys.stderr)
 

@@ -95,3 +95,18 @@ def test_flas_gives_a_valid_reproducible_grid_with_holes_that_keeps_neighbours(t
     grid.main(["-in", str(tmp_path / "f.npz"), "-out", str(tmp_path / "g.csv"), "-method", "flas"])
     table, c, r = read_grid(tmp_path / "g.csv")
     assert (c, r) == (11, 11) and sorted(table["id"]) == ids
+
+
+def test_umap_is_reproducible_with_a_seed_and_separates_clusters(tmp_path):
+    data = two_clusters(80)
+    first = embedding.embed_umap(data, neighbours=10, random_state=5)
+    np.testing.assert_array_equal(first, embedding.embed_umap(data, neighbours=10, random_state=5))
+    centre_a, centre_b = first[:40].mean(axis=0), first[40:].mean(axis=0)
+    spread = max(first[:40].std(axis=0).max(), first[40:].std(axis=0).max())
+    assert np.linalg.norm(centre_a - centre_b) > 2 * spread
+    ids = [f"u{i}" for i in range(80)]
+    np.savez(tmp_path / "f.npz", ids=np.array(ids), paths=np.array(ids), features=data.astype(np.float32),
+             description=np.array("{}"))
+    embedding.main(["-in", str(tmp_path / "f.npz"), "-out", str(tmp_path / "e.csv"), "-method", "umap"])
+    table = pd.read_csv(tmp_path / "e.csv", dtype={"id": str})
+    assert table["id"].tolist() == ids and np.isfinite(table[["x", "y"]].to_numpy()).all()
