@@ -59,14 +59,18 @@ def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16) -> float:
 
 
 def _neighbours(points: np.ndarray, queries: np.ndarray, k: int, jitter: float = 0.0, seed: int = 0) -> np.ndarray:
-    """Indices of the k nearest points (excluding the query itself) for each query index."""
+    """Indices of the k nearest points (excluding the query itself) for each query index.
+
+    Distances come in blocks of 256 queries by |a|^2 + |b|^2 - 2ab, so memory stays at 256 x N.
+    """
     points = np.asarray(points, dtype=np.float64)
     if jitter:
         points = points + np.random.default_rng(seed).uniform(-jitter, jitter, points.shape)
+    squares = (points ** 2).sum(axis=1)
     found = []
-    for start in range(0, len(queries), 512):
-        chunk = queries[start:start + 512]
-        distances = ((points[chunk, None, :] - points[None, :, :]) ** 2).sum(axis=2)
+    for start in range(0, len(queries), 256):
+        chunk = queries[start:start + 256]
+        distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
         distances[np.arange(len(chunk)), chunk] = np.inf
         found.append(np.argpartition(distances, k, axis=1)[:, :k])
     return np.concatenate(found)

@@ -1,0 +1,118 @@
+"""Layout benchmark: t-SNE and each grid method on realistic and on large clustered data.
+
+For each data set: openTSNE (the embedding stage) and each grid method (lap on the t-SNE points,
+flas on the features), each in its own process for a clean peak-memory figure (max RSS), then the
+layout measures of scripts/quality.py (DPQ16, 10-NN kept by the grid).
+
+Data sets:
+- ``amnh``: the pipeline's own features of the 1,500 AMNH sample thumbnails (real photographs),
+  computed with the default feature settings (cached under /tmp between runs).
+- ``clustered-N``: N points in 256-D drawn around 60 centres of random spread (a stand-in for a large
+  collection's PCA features), seed 0.
+
+    python bench/layout.py [--sizes 13000 50000] [--no-amnh]
+"""
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import embedding  # noqa: E402
+import features  # noqa: E402
+import grid  # noqa: E402
+import quality  # noqa: E402
+from common import auto_grid_size, find_images  # noqa: E402
+
+SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample" / "sample.zip"
+CACHE = Path(tempfile.gettempdir()) / "bench-layout-amnh.npy"
+
+
+def amnh_features() -> np.ndarray:
+    if CACHE.exists():
+        return np.load(CACHE)
+    folder = Path(tempfile.mkdtemp(prefix="amnh-"))
+    with zipfile.ZipFile(SAMPLE) as archive:
+        archive.extractall(folder)
+    from backbones import build_backbone
+
+    model = build_backbone("efficientnet-lite0", threads=2, precision="auto")
+    _, raw, _, _ = features.extract(find_images(str(folder / "*.jpg")), model, crops=(0.8,))
+    reduced, _ = features.reduce_dimensions(raw, 256, normalize=True)
+    np.save(CACHE, reduced)
+    return reduced
+
+
+def clustered(count: int, dims: int = 256, centres: int = 60, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    middles = rng.normal(0, 1, (centres, dims))
+    spreads = rng.uniform(0.2, 0.6, centres)
+    labels = rng.integers(0, centres, count)
+    return (middles[labels] + rng.normal(0, 1, (count, dims)) * spreads[labels, None]).astype(np.float32)
+
+
+def _peak_rss_mb() -> float:
+    """This process's own high-water resident memory (VmHWM), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _child(queue, function, args):
+    started = time.perf_counter()
+    result = function(*args)
+    queue.put((result, time.perf_counter() - started, _peak_rss_mb()))
+
+
+def timed(function, *args):
+    """Run function(*args) in a fresh process; return (result, seconds, peak RSS in MB).
+
+    A spawned (not forked) process: forking after OpenMP threads have started can hang the child.
+    """
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_child, args=(queue, function, args))
+    process.start()
+    outcome = queue.get()
+    process.join()
+    return outcome
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="*", default=[13000])
+    parser.add_argument("--no-amnh", action="store_true")
+    parser.add_argument("--block", type=int, default=grid.DEFAULT_BLOCK)
+    args = parser.parse_args()
+    sets = ([] if args.no_amnh else [("amnh (1,500 real)", amnh_features())])
+    sets += [(f"clustered-{n}", clustered(n)) for n in args.sizes]
+    print("| data | step | seconds | peak RSS MB | DPQ16 | 10-NN kept |\n|---|---|---|---|---|---|")
+    for name, vectors in sets:
+        cols, rows = auto_grid_size(len(vectors))
+        points, seconds, peak = timed(embedding.embed, vectors, 30.0, "auto", 750, 2, 42)
+        queries = np.sort(np.random.default_rng(0).choice(len(vectors), min(len(vectors), 5000), replace=False))
+        subsets = [np.sort(np.random.default_rng(s).choice(len(vectors), min(len(vectors), 2000), replace=False))
+                   for s in range(3)]
+        print(f"| {name} | openTSNE | {seconds:.1f} | {peak:.0f} | | "
+              f"{quality.knn_preservation(vectors, points, 10, queries):.3f} |", flush=True)
+        for method, run in (("grid lap", lambda: timed(grid.assign_to_grid, points, cols, rows, args.block)),
+                            ("grid flas", lambda: timed(grid.sort_with_flas, vectors, cols, rows, 0))):
+            cells, seconds, peak = run()
+            dpq16 = np.mean([quality.dpq(vectors[s], cells[s]) for s in subsets])
+            kept = quality.knn_preservation(vectors, cells, 10, queries, jitter=0.01)
+            print(f"| {name} ({cols}x{rows}) | {method} | {seconds:.1f} | {peak:.0f} | {dpq16:.3f} | {kept:.3f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
