@@ -20,6 +20,8 @@ $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	# RasterFairy, the original's grid method: its declared dependencies (moviepy, an old Pillow) are not needed
+	$(BIN)/pip install --quiet --no-deps rasterfairy==1.0.6
 	touch $@
 
 viewer/node_modules/.installed: viewer/package.json viewer/package-lock.json

@@ -1,7 +1,7 @@
 """Layout benchmark: t-SNE and each grid method on realistic and on large clustered data.
 
-For each data set: openTSNE (the embedding stage) and each grid method (lap on the t-SNE points,
-flas on the features), each in its own process for a clean peak-memory figure (max RSS), then the
+For each data set: openTSNE (the embedding stage) and each grid method (lap and rasterfairy on the
+t-SNE points, flas on the features), each in its own process for a clean peak-memory figure (max RSS), then the
 layout measures of scripts/quality.py (DPQ16, 10-NN kept by the grid).
 
 Data sets:
@@ -106,7 +106,8 @@ def main():
         print(f"| {name} | openTSNE | {seconds:.1f} | {peak:.0f} | | "
               f"{quality.knn_preservation(vectors, points, 10, queries):.3f} |", flush=True)
         for method, run in (("grid lap", lambda: timed(grid.assign_to_grid, points, cols, rows, args.block)),
-                            ("grid flas", lambda: timed(grid.sort_with_flas, vectors, cols, rows, 0))):
+                            ("grid flas", lambda: timed(grid.sort_with_flas, vectors, cols, rows, 0)),
+                            ("grid rasterfairy", lambda: timed(grid.sort_with_rasterfairy, points, cols, rows))):
             cells, seconds, peak = run()
             dpq16 = np.mean([quality.dpq(vectors[s], cells[s]) for s in subsets])
             kept = quality.knn_preservation(vectors, cells, 10, queries, jitter=0.01)

@@ -6,6 +6,9 @@ Two methods (``-method``):
   displacement. A dense cost matrix grows with N^2, so large collections are first split into balanced
   halves along the longer side of the grid until each part has at most ``block`` cells, and each part
   is solved exactly.
+- ``rasterfairy``: the original's method (RasterFairy 1.0.6, installed without its dependencies and
+  run on current numpy through a small shim), fed coordinates scaled to the grid; empty cells are the
+  last cells of the bottom row, so the result does not depend on chance.
 - ``flas``: Fast Linear Assignment Sorting (Barthel et al., Computer Graphics Forum 2023; PyPI
   ``vc-flas``) sorts the PCA features straight onto the grid, without the 2-D embedding; empty cells
   (holes) go wherever they disturb least.
@@ -15,6 +18,7 @@ Output: ``id,col,row`` with a ``# grid COLSxROWS`` header line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 import numpy as np
@@ -102,6 +106,41 @@ def sort_with_flas(features: np.ndarray, cols: int, rows: int, seed: int = 0) ->
     return cells
 
 
+def sort_with_rasterfairy(points: np.ndarray, cols: int, rows: int) -> np.ndarray:
+    """(N, 2) int array of (col, row) by the original's RasterFairy, on points scaled to the grid."""
+    count = len(points)
+    if count > cols * rows:
+        raise PipelineError(f"{count} images do not fit a {cols}x{rows} grid")
+    with _numpy_aliases_for_rasterfairy():
+        try:
+            import rasterfairy
+        except ImportError:
+            raise PipelineError("grid method rasterfairy needs `pip install --no-deps rasterfairy==1.0.6` "
+                                "(done by make setup)") from None
+        holes = np.zeros(cols * rows, dtype=int)
+        holes[count:] = 1  # RasterFairy's mask marks unusable cells with 1
+        target = {"width": cols, "height": rows, "mask": holes.reshape(rows, cols), "count": count, "hex": False}
+        placed, _ = rasterfairy.transformPointCloud2D(scale_to_grid(np.asarray(points, float), cols, rows),
+                                                      target=target)
+    cells = np.rint(placed).astype(int)
+    if len({tuple(cell) for cell in cells}) != count:
+        raise PipelineError("RasterFairy put two images in one cell (points with identical coordinates?)")
+    return cells
+
+
+@contextlib.contextmanager
+def _numpy_aliases_for_rasterfairy():
+    """RasterFairy 1.0.6 uses np.float and np.int, which numpy 1.24 removed; lend them while it runs."""
+    added = [name for name in ("float", "int") if name not in np.__dict__]
+    for name in added:
+        setattr(np, name, {"float": float, "int": int}[name])
+    try:
+        yield
+    finally:
+        for name in added:
+            delattr(np, name)
+
+
 def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> None:
     with atomic_path(path) as temp:
         with open(temp, "w", encoding="utf-8") as handle:
@@ -112,7 +151,7 @@ def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-in", dest="input", required=True, help="embedding CSV (id,x,y) for lap; features .npz for flas")
-    parser.add_argument("-method", choices=("lap", "flas"), default="lap")
+    parser.add_argument("-method", choices=("lap", "flas", "rasterfairy"), default="lap")
     parser.add_argument("-seed", type=int, default=0, help="random seed of flas")
     parser.add_argument("-out", dest="output", required=True, help="grid CSV (id,col,row) to write")
     parser.add_argument("-grid", default="auto", help="COLSxROWS, or 'auto' for the smallest near-square grid")
@@ -129,6 +168,8 @@ def main(argv=None):
     print(f"grid: {len(ids)} images onto {cols}x{rows} by {args.method}", file=sys.stderr)
     if args.method == "flas":
         cells = sort_with_flas(vectors, cols, rows, args.seed)
+    elif args.method == "rasterfairy":
+        cells = sort_with_rasterfairy(vectors, cols, rows)
     else:
         cells = assign_to_grid(vectors, cols, rows, args.block)
     save_grid(args.output, ids, cells, cols, rows)

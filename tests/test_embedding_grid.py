@@ -110,3 +110,15 @@ def test_umap_is_reproducible_with_a_seed_and_separates_clusters(tmp_path):
     embedding.main(["-in", str(tmp_path / "f.npz"), "-out", str(tmp_path / "e.csv"), "-method", "umap"])
     table = pd.read_csv(tmp_path / "e.csv", dtype={"id": str})
     assert table["id"].tolist() == ids and np.isfinite(table[["x", "y"]].to_numpy()).all()
+
+
+def test_rasterfairy_gives_a_valid_assignment_better_than_random_on_current_numpy():
+    rng = np.random.default_rng(6)
+    points = rng.uniform(0, 1, size=(150, 2))  # in [0, 1]: the case the raw PyPI wheel got wrong
+    cols, rows = 13, 12  # 156 cells: 6 holes
+    cells = grid.sort_with_rasterfairy(points, cols, rows)
+    assert is_one_to_one(cells, cols, rows)
+    np.testing.assert_array_equal(cells, grid.sort_with_rasterfairy(points, cols, rows))
+    random_cells = np.array(divmod_cells(rng.permutation(cols * rows)[:150], cols))
+    assert neighbour_share(points, cells.astype(float)) > 2 * neighbour_share(points, random_cells.astype(float))
+    assert not hasattr(np, "float")  # the shim lends numpy's old aliases only while RasterFairy runs
