@@ -162,6 +162,7 @@ rule embedding:
         neighbours=config["embedding"]["neighbours"],
         min_dist=config["embedding"]["min_dist"],
         perplexity=config["embedding"]["perplexity"],
+        angle=config["embedding"]["angle"],
         rate=config["embedding"]["learning_rate"],
         iterations=config["embedding"]["iterations"],
         seed=config["embedding"]["random_state"],
@@ -174,7 +175,7 @@ rule embedding:
         "envs/embedding.yaml"
     shell:
         "python {SCRIPTS}/embedding.py -in {input} -out {output} -method {params.method}"
-        " -perplexity {params.perplexity} -neighbours {params.neighbours} -min-dist {params.min_dist}"
+        " -perplexity {params.perplexity} -angle {params.angle} -neighbours {params.neighbours} -min-dist {params.min_dist}"
         " -rate {params.rate} -iter {params.iterations} -seed {params.seed} -jobs {threads} 2>&1 | tee {log}"
 
 

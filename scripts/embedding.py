@@ -5,6 +5,11 @@ Engines (``-method``):
   installs from wheels and its FFT-accelerated gradients are several times faster at collection sizes.
 - ``umap``: UMAP (umap-learn), which keeps more of the global structure; single-threaded when seeded,
   so that a fixed seed gives the same layout.
+- ``multicore-tsne``: the original's engine, MulticoreTSNE (built by envs/install-multicoretsne.sh),
+  with its options (angle 0.1 and learning rate 150 in the original). Two fixes make it dependable:
+  libgomp is loaded before it (without that it can crash at interpreter exit with 2+ jobs, after
+  returning correct results), and the C library's random generator is seeded, which its tree
+  construction uses unseeded, so that a fixed seed gives the same layout.
 
 Output: ``id,x,y``.
 """
@@ -30,6 +35,33 @@ def embed_umap(features: np.ndarray, neighbours: int = 15, min_dist: float = 0.1
     reducer = umap.UMAP(n_components=2, n_neighbors=min(neighbours, count - 1), min_dist=min_dist,
                         random_state=random_state, n_jobs=1, verbose=verbose)
     return np.asarray(reducer.fit_transform(features.astype(np.float32)), dtype=np.float64)
+
+
+def embed_multicore(features: np.ndarray, perplexity: float = 30.0, learning_rate: float = 200.0, angle: float = 0.5,
+                    n_iter: int = 1000, jobs: int = 2, random_state: int = 42, verbose: bool = False) -> np.ndarray:
+    """2-D t-SNE by MulticoreTSNE, made reproducible; see the module docstring for the two fixes."""
+    import ctypes
+    import ctypes.util
+
+    for library in ("libgomp.so.1", ctypes.util.find_library("gomp")):
+        if library:
+            try:
+                ctypes.CDLL(library, mode=ctypes.RTLD_GLOBAL)
+                break
+            except OSError:
+                continue
+    try:
+        from MulticoreTSNE import MulticoreTSNE
+    except ImportError:
+        raise PipelineError("embedding method multicore-tsne needs MulticoreTSNE: "
+                            "run `bash envs/install-multicoretsne.sh .venv/bin/python` (make setup does)") from None
+    count = len(features)
+    if count < 4:
+        raise PipelineError(f"t-SNE needs at least 4 images, got {count}")
+    ctypes.CDLL(None).srand(random_state)
+    tsne = MulticoreTSNE(n_components=2, perplexity=min(perplexity, (count - 1) / 3), learning_rate=learning_rate,
+                         angle=angle, n_iter=n_iter, n_jobs=jobs, random_state=random_state, verbose=int(verbose))
+    return np.asarray(tsne.fit_transform(np.ascontiguousarray(features, dtype=np.float64)))
 
 
 def embed(features: np.ndarray, perplexity: float = 30.0, learning_rate="auto", n_iter: int = 750,
@@ -65,7 +97,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-in", dest="input", required=True, help="features .npz")
     parser.add_argument("-out", dest="output", required=True, help="embedding CSV (id,x,y) to write")
-    parser.add_argument("-method", choices=("opentsne", "umap"), default="opentsne")
+    parser.add_argument("-method", choices=("opentsne", "umap", "multicore-tsne"), default="opentsne")
+    parser.add_argument("-angle", type=float, default=0.5, help="Barnes-Hut angle of multicore-tsne (original: 0.1)")
     parser.add_argument("-perplexity", type=float, default=30.0, help="t-SNE perplexity")
     parser.add_argument("-neighbours", type=int, default=15, help="UMAP n_neighbors")
     parser.add_argument("-min-dist", dest="min_dist", type=float, default=0.1, help="UMAP min_dist")
@@ -80,6 +113,9 @@ def main(argv=None):
     print(f"embedding: {args.method} of {len(ids)} x {features.shape[1]} with {args.jobs} jobs", file=sys.stderr)
     if args.method == "umap":
         points = embed_umap(features, args.neighbours, args.min_dist, args.seed, verbose=True)
+    elif args.method == "multicore-tsne":
+        points = embed_multicore(features, args.perplexity, 200.0 if rate == "auto" else rate, args.angle,
+                                 args.n_iter, args.jobs, args.seed, verbose=True)
     else:
         points = embed(features, args.perplexity, rate, args.n_iter, args.jobs, args.seed, verbose=True)
     save_embedding(args.output, ids, points)

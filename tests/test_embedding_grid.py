@@ -122,3 +122,28 @@ def test_rasterfairy_gives_a_valid_assignment_better_than_random_on_current_nump
     random_cells = np.array(divmod_cells(rng.permutation(cols * rows)[:150], cols))
     assert neighbour_share(points, cells.astype(float)) > 2 * neighbour_share(points, random_cells.astype(float))
     assert not hasattr(np, "float")  # the shim lends numpy's old aliases only while RasterFairy runs
+
+
+def test_multicore_tsne_runs_with_two_jobs_exits_cleanly_and_repeats_with_a_seed(tmp_path):
+    """A crash at interpreter exit would fail the Snakemake rule, so run the CLI as the rule does."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    data = two_clusters(120)
+    ids = [f"m{i}" for i in range(120)]
+    np.savez(tmp_path / "f.npz", ids=np.array(ids), paths=np.array(ids), features=data.astype(np.float32),
+             description=np.array("{}"))
+    script = Path(embedding.__file__)
+    outputs = []
+    for run in range(2):
+        out = tmp_path / f"e{run}.csv"
+        result = subprocess.run([sys.executable, str(script), "-in", str(tmp_path / "f.npz"), "-out", str(out),
+                                 "-method", "multicore-tsne", "-jobs", "2", "-angle", "0.1", "-rate", "150",
+                                 "-iter", "300"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(pd.read_csv(out, dtype={"id": str}))
+    assert outputs[0]["id"].tolist() == ids
+    np.testing.assert_array_equal(outputs[0][["x", "y"]].to_numpy(), outputs[1][["x", "y"]].to_numpy())
+    points = outputs[0][["x", "y"]].to_numpy()
+    assert np.linalg.norm(points[:60].mean(axis=0) - points[60:].mean(axis=0)) > 2 * points[:60].std(axis=0).max()
