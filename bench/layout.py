@@ -92,11 +92,16 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[13000])
     parser.add_argument("--no-amnh", action="store_true")
+    parser.add_argument("--engines", nargs="*", default=[], choices=["umap", "multicore-tsne"],
+                        help="embedding engines to time beside openTSNE (grids are made from openTSNE's layout)")
     parser.add_argument("--block", type=int, default=grid.DEFAULT_BLOCK)
+    parser.add_argument("--exact-max", type=int, default=2000,
+                        help="also time one exact (unsplit) assignment up to this many images")
     args = parser.parse_args()
     sets = ([] if args.no_amnh else [("amnh (1,500 real)", amnh_features())])
     sets += [(f"clustered-{n}", clustered(n)) for n in args.sizes]
-    print("| data | step | seconds | peak RSS MB | DPQ16 | 10-NN kept |\n|---|---|---|---|---|---|")
+    print("| data | step | seconds | peak RSS MB | DPQ16 | 10-NN kept | 10 t-SNE neighbours kept |\n"
+          "|---|---|---|---|---|---|---|")
     for name, vectors in sets:
         cols, rows = auto_grid_size(len(vectors))
         points, seconds, peak = timed(embedding.embed, vectors, 30.0, "auto", 750, 2, 42)
@@ -104,15 +109,27 @@ def main():
         subsets = [np.sort(np.random.default_rng(s).choice(len(vectors), min(len(vectors), 2000), replace=False))
                    for s in range(3)]
         print(f"| {name} | openTSNE | {seconds:.1f} | {peak:.0f} | | "
-              f"{quality.knn_preservation(vectors, points, 10, queries):.3f} |", flush=True)
-        for method, run in (("grid lap", lambda: timed(grid.assign_to_grid, points, cols, rows, args.block)),
-                            ("grid flas", lambda: timed(grid.sort_with_flas, vectors, cols, rows, 0)),
-                            ("grid rasterfairy", lambda: timed(grid.sort_with_rasterfairy, points, cols, rows))):
+              f"{quality.knn_preservation(vectors, points, 10, queries):.3f} | |", flush=True)
+        for engine in args.engines:
+            if engine == "umap":
+                other, seconds, peak = timed(embedding.embed_umap, vectors, 15, 0.1, 42)
+            else:  # the original's settings: angle 0.1, learning rate 150, 1,000 iterations
+                other, seconds, peak = timed(embedding.embed_multicore, vectors, 30.0, 150.0, 0.1, 1000, 2, 42)
+            print(f"| {name} | {engine} | {seconds:.1f} | {peak:.0f} | | "
+                  f"{quality.knn_preservation(vectors, other, 10, queries):.3f} | |", flush=True)
+        methods = [("grid lap", lambda: timed(grid.assign_to_grid, points, cols, rows, args.block)),
+                   ("grid flas", lambda: timed(grid.sort_with_flas, vectors, cols, rows, 0)),
+                   ("grid rasterfairy", lambda: timed(grid.sort_with_rasterfairy, points, cols, rows))]
+        if len(vectors) <= args.exact_max:
+            methods.append(("grid exact assignment (unsplit)",
+                            lambda: timed(grid.assign_to_grid, points, cols, rows, cols * rows)))
+        for method, run in methods:
             cells, seconds, peak = run()
             dpq16 = np.mean([quality.dpq(vectors[s], cells[s]) for s in subsets])
             kept = quality.knn_preservation(vectors, cells, 10, queries, jitter=0.01)
-            print(f"| {name} ({cols}x{rows}) | {method} | {seconds:.1f} | {peak:.0f} | {dpq16:.3f} | {kept:.3f} |",
-                  flush=True)
+            kept_tsne = quality.knn_preservation(points, cells, 10, queries, jitter=0.01)
+            print(f"| {name} ({cols}x{rows}) | {method} | {seconds:.1f} | {peak:.0f} | {dpq16:.3f} | {kept:.3f} | "
+                  f"{kept_tsne:.3f} |", flush=True)
 
 
 if __name__ == "__main__":
