@@ -17,9 +17,9 @@ concatenated to the CNN vector. CNN features are computed once per (model, size,
 under --cache (default /tmp/feature_variants_cache) together with the seconds they took, so variants
 that only differ in post-processing reuse them and a re-run is fast.
 
-This script is standalone on purpose: it imports nothing from scripts/ (that code is changing), and
-re-implements the pipeline's preprocessing (RGB -> bilinear squash to the input size ->
-(x - 127) / 128 -> extract_features -> mean over H, W) so that the baseline row is what the pipeline does.
+The study keeps its own copy of the pipeline's preprocessing (RGB -> bilinear squash to the input size ->
+(x - 127) / 128 -> extract_features -> mean over H, W), so that its rows do not move when the pipeline's
+defaults change; it takes only the file hashing from scripts/backbones.py.
 
     .venv/bin/python bench/feature_variants.py                       # every variant
     .venv/bin/python bench/feature_variants.py --variants lite0-224 lite0-224+l2
@@ -48,6 +48,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+from backbones import file_sha256  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
@@ -156,14 +159,6 @@ def sample_fingerprint(sample_dir: Path) -> str:
     """Short hash of sample.zip, so cached features are never reused for different data."""
     digest = hashlib.sha256((sample_dir / "sample.zip").read_bytes()).hexdigest()
     return digest[:12]
-
-
-def file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ----------------------------------------------------------------------------------------------
