@@ -3,7 +3,7 @@
 #   demo_collection  (only for the built-in demo) sample photographs -> data/demo/
 #   extract          images -> CNN, in N shards         results/<name>/features/raw-<i>-of-<N>.npz
 #   features         shards joined -> PCA               results/<name>/features.npz, rejected.csv
-#   embedding        features -> 2-D t-SNE             results/<name>/embedding.csv   (id,x,y)
+#   embedding        features -> 2-D (t-SNE or UMAP)    results/<name>/embedding.csv   (id,x,y)
 #   grid             one cell per image (lap on the      results/<name>/grid.csv        (id,col,row)
 #                    2-D points, or flas on features)
 #   quality          how well grid and embedding keep    results/<name>/layout_quality.json
@@ -39,7 +39,6 @@ if not workflow.overwrite_configfiles:
     configfile: BASE / "config.yaml"
 
 
-
 try:
     workflow_config.check(config, BASE / "schemas" / "config.schema.yaml")
 except PipelineError as error:
@@ -52,16 +51,16 @@ SCRIPTS = BASE / "scripts"
 VIEWER = BASE / "viewer"
 DEMO = config.get("demo")
 
-if DEMO:
-    import demo_collection
+try:
+    if DEMO:
+        import demo_collection
 
-    IMAGES = [f"{DEMO['folder']}/images/{key}.jpg" for key in demo_collection.demo_ids(DEMO["per_source"])]
-    workflow_config.check_grid(config, len(IMAGES))
-else:
-    try:
+        IMAGES = [f"{DEMO['folder']}/images/{key}.jpg" for key in demo_collection.demo_ids(DEMO["per_source"])]
+        workflow_config.check_grid(config, len(IMAGES))
+    else:
         IMAGES = list(workflow_config.collection_images(config).values())
-    except PipelineError as error:
-        raise WorkflowError(str(error))
+except PipelineError as error:
+    raise WorkflowError(str(error))
 
 
 rule all:
