@@ -23,7 +23,8 @@ $(VENV)/.installed: requirements.txt
 	# RasterFairy, the original's grid method: its declared dependencies (moviepy, an old Pillow) are not needed
 	$(BIN)/pip install --quiet --no-deps rasterfairy==1.0.6
 	# MulticoreTSNE, the original's t-SNE engine: built from its PyPI source with two fixes (needs cmake, g++)
-	$(BIN)/python -c "import MulticoreTSNE" 2>/dev/null || bash envs/install-multicoretsne.sh $(BIN)/python
+	$(BIN)/python -c "import MulticoreTSNE" 2>/dev/null || bash envs/install-multicoretsne.sh $(BIN)/python \
+		|| echo "note: MulticoreTSNE was not built (it needs cmake and g++); embedding method multicore-tsne is unavailable"
 	touch $@
 
 viewer/node_modules/.installed: viewer/package.json viewer/package-lock.json

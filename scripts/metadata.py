@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import pandas as pd
 
-from common import CELL_FORMAT, PipelineError, atomic_path, read_grid, read_table, run_cli
+from common import CELL_FORMAT, PipelineError, atomic_path, parse_grid_size, read_grid, read_table, run_cli
 
 ITEM_COLUMNS = ["id", "url", "title", "date", "imageUrl", "thumbUrl"]
 OTHER_SUBJECT = "Other"
@@ -155,6 +155,7 @@ def main(argv=None):
     parser.add_argument("-in", dest="input", required=True, help="items CSV: id,url,title,date,imageUrl,thumbUrl")
     parser.add_argument("-sub", dest="subjects", required=True, help="subjects CSV: id,subject (one row each)")
     parser.add_argument("-grid", required=True, help="grid CSV (id,col,row)")
+    parser.add_argument("-gsize", default=None, help="COLSxROWS the grid must have (the grid file states its own size)")
     parser.add_argument("-out", dest="output", required=True, help="items JSON for the viewer")
     parser.add_argument("-rejected", default=None, help="rejected.csv from the features stage (id,path,reason)")
     parser.add_argument("-report", default=None, help="match report CSV (default: metadata_report.csv beside -out)")
@@ -164,7 +165,9 @@ def main(argv=None):
     parser.add_argument("-years", default="1400-", help="plausible years, e.g. 1800-2025 (open end: this year)")
     args = parser.parse_args(argv)
 
-    grid, cols, _ = read_grid(args.grid)
+    grid, cols, rows = read_grid(args.grid)
+    if args.gsize and parse_grid_size(args.gsize) != (cols, rows):
+        raise PipelineError(f"-gsize {args.gsize} does not match the grid file, which is {cols}x{rows}")
     items = read_table(args.input, ["id", "title"])
     for name in ITEM_COLUMNS:
         if name not in items.columns:

@@ -93,6 +93,14 @@ def test_too_many_unmatched_images_is_an_error(messy):
     assert not (messy / "x.json").exists()
 
 
+def test_gsize_must_match_the_grid_file(messy):
+    arguments = ["-in", str(messy / "items.csv"), "-sub", str(messy / "subjects.csv"), "-grid",
+                 str(messy / "grid.csv"), "-out", str(messy / "x.json")]
+    metadata.main(arguments + ["-gsize", "3x2"])
+    with pytest.raises(PipelineError, match="does not match the grid file, which is 3x2"):
+        metadata.main(arguments + ["-gsize", "114x116"])
+
+
 def test_missing_columns_are_named(messy):
     (messy / "bad.csv").write_text("identifier,name\n1,a\n")
     with pytest.raises(PipelineError, match="lacks column"):
