@@ -97,7 +97,8 @@ def shard_images(wildcards):
 
 def extraction_options():
     options = [f"-model {FEATURES['model']}", f"-weights {FEATURES['weights']!r}", f"-batch {FEATURES['batch_size']}",
-               f"-device {FEATURES['device']}", f"-precision {FEATURES['precision']}"]
+               f"-device {FEATURES['device']}", f"-precision {FEATURES['precision']}",
+               f"-runtime {FEATURES['runtime']}"]
     options += [f"-layer {FEATURES['layer']}"] if FEATURES["layer"] else []
     options += [f"-size {FEATURES['input_size']}"] if FEATURES["input_size"] else []
     options += [f"-crops {' '.join(map(str, FEATURES['centre_crops']))}"] if FEATURES["centre_crops"] else []

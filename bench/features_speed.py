@@ -3,8 +3,9 @@
 - original loop: the 2019 script's way, one image at a time: decode, resize, predict a batch of one,
   in float32.
 - pipeline: features.extract as the workflow runs it (batches, decoding on a thread pool overlapped
-  with inference), in float32 and in bfloat16.
-- ceiling: the pipeline's model and precision on pixels already decoded in memory (no reading or
+  with inference), for each runtime and precision: PyTorch float32 and bfloat16, OpenVINO float32 and
+  OpenVINO's own choice (the default, `precision: auto`).
+- ceiling: the same model, runtime and precision on pixels already decoded in memory (no reading or
   decoding at all), the most any loader could reach.
 
 All runs read the same views (the whole image plus a centred 0.8 crop, as the default config does)
@@ -90,34 +91,34 @@ def main():
     parser.add_argument("--model", default="efficientnet-lite0")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--decoders", type=int, default=None, help="decoding threads (default: as the workflow picks)")
     parser.add_argument("--crops", type=float, nargs="*", default=[0.8])
     args = parser.parse_args()
 
     images = sample_images(args.count)
+    decoders = args.decoders or max(1, args.threads // 4)
     crops = tuple(args.crops)
-    models = {precision: build_backbone(args.model, threads=args.threads, precision=precision)
-              for precision in ("float32", "bfloat16")}
+    settings = [("torch", "float32"), ("torch", "bfloat16"), ("openvino", "float32"), ("openvino", "auto")]
+    models = {setting: build_backbone(args.model, threads=args.threads, runtime=setting[0], precision=setting[1])
+              for setting in settings}
     for model in models.values():  # first calls allocate buffers and pick kernels
         model.predict(np.zeros((args.batch, *model.input_size[::-1], 3), np.uint8))
-    runs = [
-        ("original loop: one image at a time, float32", original_loop(images, models["float32"], crops)),
-        (f"pipeline: batches of {args.batch}, {args.threads} decode threads, float32",
-         pipeline(images, models["float32"], crops, args.batch, args.threads)),
-        ("ceiling: float32 on preloaded pixels", ceiling(images, models["float32"], crops, args.batch)),
-        (f"pipeline: batches of {args.batch}, {args.threads} decode threads, bfloat16",
-         pipeline(images, models["bfloat16"], crops, args.batch, args.threads)),
-        ("ceiling: bfloat16 on preloaded pixels", ceiling(images, models["bfloat16"], crops, args.batch)),
-    ]
+    runs = [("original loop: one image at a time, PyTorch float32", original_loop(images, models[settings[0]], crops))]
+    for (runtime, precision), model in models.items():
+        label = f"{runtime} {model.description['precision']}" + (" (auto, the default)" if precision == "auto" else "")
+        runs.append((f"pipeline: batches of {args.batch}, {decoders} decoding thread(s), {label}",
+                     pipeline(images, model, crops, args.batch, decoders)))
+        runs.append((f"ceiling: {label} on preloaded pixels", ceiling(images, model, crops, args.batch)))
     count = len(images)
-    print(f"{count} images, {args.model}, views: whole image + centre crops {list(crops)}, {args.threads} threads\n")
+    print(f"{count} images, {args.model}, views: whole image + centre crops {list(crops)}, {args.threads} model threads\n")
     print("| run | seconds | images/s | vs original loop | subject-neighbour score |\n|---|---|---|---|---|")
     original = runs[0][1][0]
     for name, (seconds, ids, vectors) in runs:
         print(f"| {name} | {seconds:.1f} | {count / seconds:.1f} | {original / seconds:.2f}x | "
               f"{subject_score(ids, vectors):.3f} |")
-    for precision, pipe, top in (("float32", runs[1][1][0], runs[2][1][0]), ("bfloat16", runs[3][1][0], runs[4][1][0])):
-        print(f"\npipeline / ceiling, {precision}: {100 * top / pipe:.0f}%")
-
+    print()
+    for (name, (pipe, _, _)), (_, (top, _, _)) in zip(runs[1::2], runs[2::2]):
+        print(f"{name.split(', ', 1)[1]}: pipeline at {100 * top / pipe:.0f}% of the ceiling")
 
 if __name__ == "__main__":
     main()

@@ -258,3 +258,52 @@ def test_bfloat16_vectors_agree_with_float32(picture_folder, lite0):
     assert backbones.resolve_precision("auto", "cuda") == "bfloat16"
     with pytest.raises(PipelineError, match="precision"):
         backbones.resolve_precision("float8", "cpu")
+
+
+def test_openvino_runs_the_same_network_as_pytorch(picture_folder, lite0):
+    import skimage.data
+
+    folder, ids = picture_folder
+    images = {key: str(folder / f"{key}.jpg") for key in ids[:4]}
+    converted = backbones.build_backbone("efficientnet-lite0", threads=2, runtime="openvino", precision="float32")
+    assert converted.description["framework"].startswith("openvino ")
+    assert converted.description["precision"] == "float32"
+    _, exact, _, _ = features.extract(images, lite0, progress=False)
+    _, same, _, _ = features.extract(images, converted, crops=(), progress=False)
+    cosine = (exact * same).sum(axis=1) / np.linalg.norm(exact, axis=1) / np.linalg.norm(same, axis=1)
+    assert cosine.min() > 0.9999
+    cat = np.asarray(Image.fromarray(skimage.data.chelsea()).resize(converted.input_size, Image.BILINEAR))[None]
+    assert converted.classify(cat).argmax() == lite0.classify(cat).argmax()
+
+
+def test_runtime_choice(monkeypatch):
+    assert backbones.resolve_runtime("auto", "cpu") == "openvino"
+    assert backbones.resolve_runtime("auto", "cuda") == "torch"
+    with pytest.raises(PipelineError, match="runs on the CPU"):
+        backbones.resolve_runtime("openvino", "cuda")
+    with pytest.raises(PipelineError, match="runtime must be"):
+        backbones.resolve_runtime("onnx", "cpu")
+    monkeypatch.setitem(__import__("sys").modules, "openvino", None)  # as if it were not installed
+    assert backbones.resolve_runtime("auto", "cpu") == "torch"
+
+
+def test_reading_stays_a_bounded_window_ahead_of_the_model(tmp_path, monkeypatch):
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    items = []
+    for index in range(40):
+        (tmp_path / f"{index}.bin").write_bytes(b"x")
+        items.append((str(index), str(tmp_path / f"{index}.bin")))
+    started, lock, read = [], threading.Lock(), features._read
+
+    def counting_read(item):
+        with lock:
+            started.append(item[0])
+        return read(item)
+
+    monkeypatch.setattr(features, "_read", counting_read)
+    with ThreadPoolExecutor(2) as pool:
+        reader = features._read_ahead(pool, items, limit=5)
+        assert next(reader)[0] == "0" and len(started) <= 5  # not all 40 files read into memory at once
+        assert [entry[0] for entry in reader] == [str(index) for index in range(1, 40)]  # order kept
