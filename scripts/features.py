@@ -20,6 +20,7 @@ import collections
 import hashlib
 import io
 import json
+import math
 import os
 import sys
 import warnings
@@ -49,12 +50,18 @@ def decode_rgb(data: bytes, size: tuple[int, int], crops: tuple[float, ...] = ()
     The first view is the whole image squashed to the model's input size, as the original did, so
     nothing is cropped away; each scale in `crops` adds a centred crop of that share of the width and
     height, squashed likewise. Returns an array of shape (views, height, width, 3).
+
+    A large JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still gives every view at
+    least the model's resolution: many times faster for full-size photographs, the same picture.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
                 image.seek(0)  # first frame of animations
+                if image.format == "JPEG":
+                    needed = math.ceil(max(size) / min((1.0, *crops)))
+                    image.draft(image.mode, (needed, needed))
                 image = ImageOps.exif_transpose(image)
                 if image.mode in ("I;16", "I;16B", "I;16L", "I"):
                     image = Image.fromarray((np.asarray(image, dtype=np.float64) / 257).clip(0, 255).astype(np.uint8))
@@ -367,7 +374,8 @@ def main(argv=None):
             images = {key: path for key, path in images.items() if shard_of(key, count) == index}
         model = build_backbone(args.model, args.weights, args.layer, args.jobs, args.size, args.device, args.precision,
                                args.runtime)
-        description = {**model.description, "centre_crops": list(args.crops), "flip_average": args.flip}
+        description = {**model.description, "centre_crops": list(args.crops), "flip_average": args.flip,
+                       "jpeg_decoding": "reduced DCT scale where views keep full resolution"}
         cache = VectorCache(args.cache, {k: v for k, v in description.items() if k != "device"}) if args.cache else None
         print(f"features: {len(images)} images, model {description['model']}"
               + (f", shard {args.shard}" if args.shard else ""), file=sys.stderr)

@@ -307,3 +307,20 @@ def test_reading_stays_a_bounded_window_ahead_of_the_model(tmp_path, monkeypatch
         reader = features._read_ahead(pool, items, limit=5)
         assert next(reader)[0] == "0" and len(started) <= 5  # not all 40 files read into memory at once
         assert [entry[0] for entry in reader] == [str(index) for index in range(1, 40)]  # order kept
+
+
+def test_large_jpegs_decode_at_a_reduced_scale_to_the_same_picture(tmp_path):
+    import skimage.data
+
+    photo = Image.fromarray(skimage.data.astronaut()).resize((2048, 2048), Image.BICUBIC)
+    photo.save(tmp_path / "large.jpg", quality=92)
+    data = (tmp_path / "large.jpg").read_bytes()
+    views = features.decode_rgb(data, (224, 224), (0.8,))
+    with Image.open(tmp_path / "large.jpg") as full:  # decoded at full size, as without the reduced scale
+        full = full.convert("RGB")
+        whole = np.asarray(full.resize((224, 224), Image.BILINEAR), dtype=np.float64)
+    assert views.shape == (2, 224, 224, 3)
+    assert np.abs(views[0] - whole).mean() < 3  # of 255: the same picture
+    with Image.open(tmp_path / "large.jpg") as image:
+        image.draft("RGB", (280, 280))
+        assert image.size == (512, 512)  # 1/4 scale still covers the 0.8 crop at 224 pixels
