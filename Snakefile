@@ -9,8 +9,11 @@
 #   quality          how well grid and embedding keep    results/<name>/layout_quality.json
 #                    neighbours (DPQ16, 10-NN, subjects)
 #   mosaic           each image fitted to a cell       results/<name>/cells/<id>.jpg
-#   tiles            cells on the grid -> Deep Zoom     results/<name>/tiles/mosaic.dzi
+#   tiles            cells on the grid -> one pyramid:  results/<name>/tiles/mosaic.dzi, iiif/info.json,
+#                    Deep Zoom + IIIF level 0 + preview  preview.jpg
 #   metadata         CSVs joined with the grid -> JSON  results/<name>/items.json, metadata_report.csv
+#   manifest         IIIF Presentation 3, cells as      results/<name>/iiif-manifest.json
+#                    annotations (if tiles.iiif)
 #   site             viewer + tiles + JSON, static      results/<name>/site/
 #
 # Each stage is one script in scripts/ that also runs on its own (python scripts/<stage>.py -h).
@@ -255,6 +258,8 @@ rule tiles:
         format=config["tiles"]["format"],
         quality=config["tiles"]["quality"],
         background=",".join(map(str, config["mosaic"]["background"])),
+        iiif=f"-iiif {config['site']['url']}tiles/iiif" if config["tiles"]["iiif"] else "",
+    threads: config["jobs"]
     log:
         f"{OUT}/logs/tiles.log",
     benchmark:
@@ -264,7 +269,7 @@ rule tiles:
     shell:
         "python {SCRIPTS}/tiles.py -in {input.grid} -cells {input.cells} -out {output} -tile {params.size}"
         " -tsize {params.size} -overlap {params.overlap} -format {params.format} -quality {params.quality}"
-        " -background {params.background} 2>&1 | tee {log}"
+        " -background {params.background} {params.iiif} -jobs {threads} 2>&1 | tee {log}"
 
 
 rule metadata:
@@ -292,11 +297,33 @@ rule metadata:
         " -max-unmatched {params.max_unmatched} -years {params.years} 2>&1 | tee {log}"
 
 
+rule manifest:
+    input:
+        tiles=f"{OUT}/tiles",
+        json=f"{OUT}/items.json",
+    output:
+        f"{OUT}/iiif-manifest.json",
+    params:
+        url=config["site"]["url"],
+        title=config["collection"]["title"],
+        description=config["collection"]["description"],
+    log:
+        f"{OUT}/logs/manifest.log",
+    benchmark:
+        f"{OUT}/benchmarks/manifest.tsv"
+    conda:
+        "envs/site.yaml"
+    shell:
+        "python {SCRIPTS}/manifest.py -tiles {input.tiles} -items {input.json} -url {params.url:q} -out {output}"
+        " -title={params.title:q} -description={params.description:q} 2>&1 | tee {log}"
+
+
 rule site:
     input:
         tiles=f"{OUT}/tiles",
         cells=f"{OUT}/cells",
         json=f"{OUT}/items.json",
+        manifest=[f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],
         viewer=[VIEWER / "build.mjs", VIEWER / "package.json", *sorted((VIEWER / "src").rglob("*.*"))],
     output:
         directory(f"{OUT}/site"),
@@ -305,6 +332,7 @@ rule site:
         title=config["collection"]["title"],
         description=config["collection"]["description"],
         about=json.dumps(config["collection"]["about"]),
+        manifest=f"-manifest {OUT}/iiif-manifest.json" if config["tiles"]["iiif"] else "",
     log:
         f"{OUT}/logs/site.log",
     benchmark:
@@ -313,5 +341,5 @@ rule site:
         "envs/site.yaml"
     shell:
         "python {SCRIPTS}/site.py -tiles {input.tiles} -cells {input.cells} -items {input.json}"
-        " -out {output} -viewer {VIEWER} -name {params.name} -title={params.title:q}"
+        " {params.manifest} -out {output} -viewer {VIEWER} -name {params.name} -title={params.title:q}"
         " -description={params.description:q} -about={params.about:q} 2>&1 | tee {log}"

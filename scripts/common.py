@@ -174,6 +174,14 @@ def atomic_dir(final: str | os.PathLike):
             shutil.rmtree(temp)
 
 
+def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
+    """A hard link where the file system allows (no extra disk space), else a copy."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
 def run_cli(main) -> None:
     """Run a stage's main(); user errors become one 'error:' line and exit status 1."""
     try:

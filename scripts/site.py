@@ -8,20 +8,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from common import PipelineError, atomic_dir, run_cli
-
-
-def link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)
-    except OSError:
-        shutil.copy2(source, target)
+from common import PipelineError, atomic_dir, link_or_copy, run_cli
 
 
 def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
@@ -52,12 +44,16 @@ def collection_json(tiles_dir: str | Path, name: str, title: str, description: s
     }
 
 
-def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: dict) -> None:
+def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: dict, manifest=None) -> None:
     """Write the complete site into out_dir (a fresh folder)."""
     out_dir = Path(out_dir)
     build_viewer(viewer_dir, out_dir)
     shutil.copytree(tiles_dir, out_dir / "tiles", copy_function=link_or_copy,
-                    ignore=shutil.ignore_patterns("mosaic.json", "vips-properties.xml"))
+                    ignore=shutil.ignore_patterns("mosaic.json", "*.csv"))
+    link_or_copy(Path(tiles_dir) / "preview.jpg", out_dir / "preview.jpg")
+    if manifest:
+        (out_dir / "iiif").mkdir()
+        link_or_copy(manifest, out_dir / "iiif" / "manifest.json")
     shutil.copytree(cells_dir, out_dir / "thumbs", copy_function=link_or_copy,
                     ignore=shutil.ignore_patterns("*.csv"))
     (out_dir / "data").mkdir(exist_ok=True)
@@ -71,6 +67,7 @@ def main(argv=None):
     parser.add_argument("-tiles", required=True, help="folder with mosaic.dzi from the tiles stage")
     parser.add_argument("-cells", required=True, help="folder of cells from the mosaic stage")
     parser.add_argument("-items", required=True, help="items JSON from the metadata stage")
+    parser.add_argument("-manifest", default=None, help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
     parser.add_argument("-out", dest="output", required=True, help="site folder to write")
     parser.add_argument("-viewer", default="viewer", help="the viewer's source folder")
     parser.add_argument("-name", default="collection")
@@ -85,7 +82,7 @@ def main(argv=None):
         about = [args.about]
     collection = collection_json(args.tiles, args.name, args.title, args.description, about)
     with atomic_dir(args.output) as temp:
-        assemble(temp, args.viewer, args.tiles, args.cells, args.items, collection)
+        assemble(temp, args.viewer, args.tiles, args.cells, args.items, collection, args.manifest)
     print(f"site: wrote {args.output} (serve it with `npm start --prefix {args.viewer}`)", file=sys.stderr)
 
 

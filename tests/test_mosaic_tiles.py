@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -5,7 +7,7 @@ from PIL import Image
 
 import mosaic
 import tiles
-from common import read_grid
+from common import PipelineError, read_grid
 from dzi_check import check_pyramid
 
 
@@ -75,3 +77,108 @@ def test_tiles_form_a_complete_pyramid_with_each_cell_in_its_place(tmp_path, til
             centre = pixels[row * 32 + 16, col * 32 + 16]
             expected = colours[placed[(col, row)]] if (col, row) in placed else (0, 0, 0)
             assert np.abs(centre - expected).max() < 12, (col, row)
+
+
+def colour_cells(tmp_path, count=11, cols=4, rows=3, size=32):
+    """count one-colour cells placed at random on a cols x rows grid; returns (grid, colours)."""
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    colours = {f"{i:03d}": tuple(int(v) for v in np.random.default_rng(i).integers(0, 255, 3)) for i in range(count)}
+    for key, colour in colours.items():
+        Image.new("RGB", (size, size), colour).save(cells / f"{key}.jpg", quality=95)
+    make_grid_file(tmp_path / "grid.csv", list(colours), cols, rows)
+    return read_grid(tmp_path / "grid.csv")[0], colours
+
+
+@pytest.mark.parametrize("tile_size,cols,rows", [(32, 9, 5), (64, 9, 5), (16, 3, 2), (256, 2, 2)])
+def test_iiif_level0_service_answers_every_request_a_client_can_make(tmp_path, tile_size, cols, rows):
+    from iiif_check import check_service
+
+    grid_table, _ = colour_cells(tmp_path, count=cols * rows - 2, cols=cols, rows=rows)
+    tiles.write_pyramid(grid_table, cols, rows, tmp_path / "cells", tmp_path / "out", 32, tile_size, 1,
+                        iiif_base="https://example.org/site/tiles/iiif", progress=False)
+    info, requests = check_service(tmp_path / "out" / "iiif")
+    assert info["id"] == "https://example.org/site/tiles/iiif"
+    assert (info["width"], info["height"]) == (cols * 32, rows * 32)
+    assert any(path.endswith(",/0/default") for path in requests)  # the Image API 2 `w,` spelling is there
+    check_pyramid(tmp_path / "out" / "mosaic.dzi")  # the Deep Zoom pyramid from the same pass
+
+
+def test_iiif_tiles_hold_the_same_pixels_as_the_deep_zoom_level(tmp_path):
+    grid_table, _ = colour_cells(tmp_path, cols=4, rows=3)
+    tiles.write_pyramid(grid_table, 4, 3, tmp_path / "cells", tmp_path / "out", 32, 32, 0,
+                        iiif_base="http://127.0.0.1:8080/tiles/iiif", progress=False)
+    deepest = max(int(p.name) for p in (tmp_path / "out" / "mosaic_files").iterdir())
+    with Image.open(tmp_path / "out" / "mosaic_files" / str(deepest) / "2_1.jpg") as dz, \
+            Image.open(tmp_path / "out" / "iiif" / "64,32,32,32" / "32,32" / "0" / "default.jpg") as iiif:
+        assert np.abs(np.asarray(dz, dtype=int) - np.asarray(iiif, dtype=int)).max() <= 2
+
+
+def test_preview_is_the_whole_mosaic_small(tmp_path):
+    grid_table, colours = colour_cells(tmp_path, count=2000 // 100, cols=40, rows=30)  # 1,280 x 960
+    geometry = tiles.write_pyramid(grid_table, 40, 30, tmp_path / "cells", tmp_path / "out", 32, progress=False)
+    with Image.open(tmp_path / "out" / "preview.jpg") as preview:
+        assert preview.size == (640, 480)  # the largest level within 1,024 pixels
+    assert geometry["preview"] == "preview.jpg" and geometry["iiif"] is None
+    assert not (tmp_path / "out" / "iiif").exists()
+
+
+def test_an_unreadable_cell_becomes_a_placeholder_and_a_report_line(tmp_path):
+    grid_table, colours = colour_cells(tmp_path)
+    broken = grid_table["id"].iloc[0]
+    (tmp_path / "cells" / f"{broken}.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    tiles.main(["-in", str(tmp_path / "grid.csv"), "-cells", str(tmp_path / "cells"), "-out", str(tmp_path / "t"),
+                "-tile", "32", "-tsize", "32", "-background", "10,20,30"])
+    report = pd.read_csv(tmp_path / "t" / "tiles_report.csv", dtype=str)
+    assert list(report["id"]) == [broken] and "cannot read" in report["reason"][0]
+    check_pyramid(tmp_path / "t" / "mosaic.dzi")
+    assert json.loads((tmp_path / "t" / "mosaic.json").read_text())["placeholders"] == 1
+
+
+def test_a_failing_tiles_run_leaves_the_previous_output_whole(tmp_path):
+    grid_table, _ = colour_cells(tmp_path)
+    args = ["-in", str(tmp_path / "grid.csv"), "-cells", str(tmp_path / "cells"), "-out", str(tmp_path / "t"),
+            "-tile", "32", "-tsize", "32"]
+    tiles.main(args)
+    before = sorted(p.relative_to(tmp_path / "t") for p in (tmp_path / "t").rglob("*"))
+    Image.new("RGB", (20, 20)).save(tmp_path / "cells" / f"{grid_table['id'].iloc[-1]}.jpg")  # wrong size
+    with pytest.raises(PipelineError, match="expected 32x32"):
+        tiles.main(args)
+    assert sorted(p.relative_to(tmp_path / "t") for p in (tmp_path / "t").rglob("*")) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".t-")]  # no half-written folder left
+
+
+def test_manifest_is_valid_presentation_3_with_one_annotation_per_cell(tmp_path):
+    from iiif_prezi3 import Manifest
+
+    import manifest
+
+    grid_table, _ = colour_cells(tmp_path)
+    tiles.main(["-in", str(tmp_path / "grid.csv"), "-cells", str(tmp_path / "cells"), "-out", str(tmp_path / "t"),
+                "-tile", "32", "-tsize", "32", "-iiif", "https://example.org/m/tiles/iiif"])
+    ids = list(grid_table["id"])
+    items = {"id": ids, "col": [int(c) for c in grid_table["col"]], "row": [int(r) for r in grid_table["row"]],
+             "title": ["<img src=x onerror=alert(1)>"] + [f"Item {key}" for key in ids[1:]],
+             "url": ["https://example.org/record/1"] + [""] * (len(ids) - 1)}
+    (tmp_path / "items.json").write_text(json.dumps(items))
+    manifest.main(["-tiles", str(tmp_path / "t"), "-items", str(tmp_path / "items.json"),
+                   "-url", "https://example.org/m/", "-out", str(tmp_path / "manifest.json"), "-title", "Mosaic"])
+    data = json.loads((tmp_path / "manifest.json").read_text())
+    Manifest.model_validate(data)  # the IIIF community's Presentation 3 model
+    assert data["@context"] == "http://iiif.io/api/presentation/3/context.json"
+    assert data["id"] == "https://example.org/m/iiif/manifest.json"
+    canvas = data["items"][0]
+    assert (canvas["width"], canvas["height"]) == (128, 96)
+    painting = canvas["items"][0]["items"][0]
+    assert painting["motivation"] == "painting" and painting["target"] == canvas["id"]
+    assert painting["body"]["service"][0] == {"id": "https://example.org/m/tiles/iiif", "type": "ImageService3",
+                                              "profile": "level0"}
+    cells = canvas["annotations"][0]["items"]
+    assert len(cells) == len(ids)
+    first = cells[0]
+    col, row = items["col"][0], items["row"][0]
+    assert first["target"] == f"{canvas['id']}#xywh={col * 32},{row * 32},32,32"
+    assert first["body"][0]["value"] == "<img src=x onerror=alert(1)>"  # verbatim text, format text/plain
+    assert first["body"][0]["format"] == "text/plain"
+    assert first["body"][1]["id"] == "https://example.org/record/1"
+    assert len(cells[1]["body"]) == 1  # no record link where the CSV has none

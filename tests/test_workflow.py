@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
+from PIL import Image
 
 from common import load_features, read_grid
 from dzi_check import check_pyramid
+from iiif_check import check_service
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {
@@ -93,6 +95,12 @@ def test_site_folder_is_complete(built):
     assert collection["title"] == "Tiny test collection" and collection["about"] == ["About <b>this</b> test."]
     assert collection["grid"] == {"cols": 7, "rows": 6, "cellWidth": 128, "cellHeight": 128}
     check_pyramid(site / collection["tiles"]["dzi"])
+    info, _ = check_service(site / "tiles" / "iiif")
+    assert info["id"] == "http://127.0.0.1:8080/tiles/iiif"  # site.url's default: where npm start serves it
+    manifest = json.loads((site / "iiif" / "manifest.json").read_text())
+    assert len(manifest["items"][0]["annotations"][0]["items"]) == 42
+    with Image.open(site / "preview.jpg") as preview:
+        assert preview.size == (7 * 128, 6 * 128)  # within 1,024 pixels: the mosaic at full size
     items = json.loads((site / collection["items"]).read_text())
     for thumb in items["thumb"]:
         assert (site / thumb).is_file(), thumb
@@ -106,9 +114,12 @@ def test_site_folder_is_complete(built):
 def test_rerun_does_nothing_and_a_new_tile_size_rebuilds_only_mosaic_tiles_and_site(built):
     workdir, config = built
     assert "Nothing to be done" in snakemake(workdir, "--configfile", str(config), "-n").stdout
+    webp = write_config(workdir / "tiny-webp.yaml", {"tiles": {"format": "webp"}})
+    plan = planned_jobs(snakemake(workdir, "--configfile", str(webp), "-n").stdout)
+    assert plan == {"tiles": 1, "manifest": 1, "site": 1, "all": 1}
     bigger = write_config(workdir / "tiny64.yaml", {"tiles": {"size": 64}})
     plan = planned_jobs(snakemake(workdir, "--configfile", str(bigger), "-n").stdout)
-    assert plan == {"mosaic": 1, "tiles": 1, "site": 1, "all": 1}
+    assert plan == {"mosaic": 1, "tiles": 1, "manifest": 1, "site": 1, "all": 1}
     snakemake(workdir, "--configfile", str(bigger))
     info, _ = check_pyramid(workdir / "results" / "tiny" / "tiles" / "mosaic.dzi")
     assert (info["width"], info["tile"]) == (7 * 64, 64)

@@ -79,6 +79,11 @@ export function resolveRequestPath(root, urlPath) {
   return full;
 }
 
+/** The IIIF manifest and image service, which viewers hosted elsewhere (Mirador, UV) must be able to read. */
+export function isIiifPath(pathname) {
+  return pathname.startsWith('/iiif/') || pathname.startsWith('/tiles/iiif/');
+}
+
 export function createSiteServer(root) {
   root = resolve(root);
   let csp;
@@ -94,6 +99,9 @@ export function createSiteServer(root) {
       'Referrer-Policy': 'no-referrer',
       'Cache-Control': 'no-cache',
     };
+    if (isIiifPath(new URL(req.url, 'http://x').pathname)) {
+      headers['Access-Control-Allow-Origin'] = '*'; // IIIF viewers on other sites read these files
+    }
     const send = (status, text) => {
       res.writeHead(status, { ...headers, 'Content-Type': 'text/plain; charset=utf-8' });
       res.end(req.method === 'HEAD' ? undefined : `${text}\n`);

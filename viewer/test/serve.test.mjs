@@ -79,3 +79,23 @@ test('server sends files with MIME types and CSP, and refuses traversal', async 
   }
   assert.equal((await fetch(`${base}/`, { method: 'POST' })).status, 405);
 });
+
+test('IIIF files are readable from other sites (CORS), the viewer\'s own files are not', async (t) => {
+  const parent = mkdtempSync(join(tmpdir(), 'viewer-serve-'));
+  t.after(() => rmSync(parent, { recursive: true, force: true }));
+  const root = makeSite(parent);
+  mkdirSync(join(root, 'tiles', 'iiif', '0,0,128,128', '128,', '0'), { recursive: true });
+  writeFileSync(join(root, 'tiles', 'iiif', '0,0,128,128', '128,', '0', 'default.jpg'), 'jpeg');
+  mkdirSync(join(root, 'iiif'));
+  writeFileSync(join(root, 'iiif', 'manifest.json'), '{}');
+  const server = createSiteServer(root);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const base = `http://127.0.0.1:${server.address().port}`;
+  for (const path of ['/iiif/manifest.json', '/tiles/iiif/0,0,128,128/128,/0/default.jpg']) {
+    const res = await fetch(base + path);
+    assert.equal(res.status, 200, path);
+    assert.equal(res.headers.get('access-control-allow-origin'), '*', path);
+  }
+  assert.equal((await fetch(`${base}/data/items.json`)).headers.get('access-control-allow-origin'), null);
+});
