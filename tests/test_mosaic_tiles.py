@@ -182,3 +182,28 @@ def test_manifest_is_valid_presentation_3_with_one_annotation_per_cell(tmp_path)
     assert first["body"][0]["format"] == "text/plain"
     assert first["body"][1]["id"] == "https://example.org/record/1"
     assert len(cells[1]["body"]) == 1  # no record link where the CSV has none
+
+
+def test_cells_honour_exif_orientation(tmp_path):
+    stored = Image.new("RGB", (80, 40), (255, 0, 0))
+    stored.paste((0, 0, 255), (40, 0, 80, 40))  # left red, right blue
+    exif = Image.Exif()
+    exif[0x0112] = 6  # shown rotated 90 degrees clockwise: the left (red) half ends on top
+    stored.save(tmp_path / "rotated.jpg", exif=exif, quality=95)
+    out = tmp_path / "cells"
+    out.mkdir()
+    mosaic.make_cells({"rotated": str(tmp_path / "rotated.jpg")}, out, 32, fit="letterbox", progress=False)
+    with Image.open(out / "rotated.jpg") as cell:
+        top, bottom = cell.getpixel((16, 4)), cell.getpixel((16, 28))
+    assert top[0] > 200 and top[2] < 60 and bottom[2] > 200 and bottom[0] < 60
+
+
+@pytest.mark.parametrize("tile_format", ["png", "webp"])
+def test_tile_formats(tmp_path, tile_format):
+    grid_table, _ = colour_cells(tmp_path)
+    tiles.write_pyramid(grid_table, 4, 3, tmp_path / "cells", tmp_path / "out", 32, 32, 1, tile_format,
+                        iiif_base="http://127.0.0.1:8080/tiles/iiif", progress=False)
+    info, _ = check_pyramid(tmp_path / "out" / "mosaic.dzi")
+    assert info["format"] == tile_format
+    with Image.open(next((tmp_path / "out" / "iiif" / "full").rglob(f"default.{tile_format}"))) as image:
+        assert image.format == {"png": "PNG", "webp": "WEBP"}[tile_format]
