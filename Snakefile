@@ -6,12 +6,13 @@
 #   embedding        features -> 2-D (t-SNE or UMAP)    results/<name>/embedding.csv   (id,x,y)
 #   grid             one cell per image (lap on the      results/<name>/grid.csv        (id,col,row)
 #                    2-D points, or flas on features)
-#   quality          how well grid and embedding keep    results/<name>/layout_quality.json
-#                    neighbours (DPQ16, 10-NN, subjects)
 #   mosaic           each image fitted to a cell       results/<name>/cells/<id>.jpg
 #   tiles            cells on the grid -> one pyramid:  results/<name>/tiles/mosaic.dzi, iiif/info.json,
 #                    Deep Zoom + IIIF level 0 + preview  preview.jpg
-#   metadata         CSVs joined with the grid -> JSON  results/<name>/items.json, metadata_report.csv
+#   metadata         CSVs joined with the grid -> JSON  results/<name>/items.json, metadata_report.csv,
+#                    (any export, via a column map)       subjects.csv
+#   quality          how well grid and embedding keep    results/<name>/layout_quality.json
+#                    neighbours (DPQ16, 10-NN, subjects)
 #   manifest         IIIF Presentation 3, cells as      results/<name>/iiif-manifest.json
 #                    annotations (if tiles.iiif)
 #   site             viewer + tiles + JSON, static      results/<name>/site/
@@ -204,25 +205,6 @@ rule grid:
         " -aspect {params.aspect} -block {params.block} -seed {params.seed} 2>&1 | tee {log}"
 
 
-rule quality:
-    input:
-        features=f"{OUT}/features.npz",
-        embedding=f"{OUT}/embedding.csv",
-        grid=f"{OUT}/grid.csv",
-        subjects=config["metadata"]["subjects"],
-    output:
-        report(f"{OUT}/layout_quality.json", caption="report/layout_quality.rst", category="Layout quality"),
-    log:
-        f"{OUT}/logs/quality.log",
-    benchmark:
-        f"{OUT}/benchmarks/quality.tsv"
-    conda:
-        "envs/grid.yaml"
-    shell:
-        "python {SCRIPTS}/quality.py -features {input.features} -embedding {input.embedding} -grid {input.grid}"
-        " -sub {input.subjects:q} -out {output} 2>&1 | tee {log}"
-
-
 rule mosaic:
     input:
         grid=f"{OUT}/grid.csv",
@@ -272,19 +254,27 @@ rule tiles:
         " -background {params.background} {params.iiif} -jobs {threads} 2>&1 | tee {log}"
 
 
+METADATA = config["metadata"]
+
+
 rule metadata:
     input:
         grid=f"{OUT}/grid.csv",
         rejected=f"{OUT}/rejected.csv",
-        records=config["metadata"]["items"],
-        subjects=config["metadata"]["subjects"],
+        records=METADATA["items"],
+        subjects=[METADATA["subjects"]] if METADATA["subjects"] else [],
     output:
         json=f"{OUT}/items.json",
         report=f"{OUT}/metadata_report.csv",
+        subjects=f"{OUT}/subjects.csv",
     params:
-        top=config["metadata"]["subjects_top"],
-        max_unmatched=config["metadata"]["max_unmatched"],
-        years=config["metadata"]["years"],
+        top=METADATA["subjects_top"],
+        max_unmatched=METADATA["max_unmatched"],
+        years=METADATA["years"],
+        subjects=METADATA["subjects"] or "",
+        columns=json.dumps(METADATA["columns"]),
+        subject_columns=json.dumps(METADATA["subject_columns"]),  # null: the preset's
+        fold="-fold-subjects" if METADATA["fold_subject_case"] else "",
     log:
         f"{OUT}/logs/metadata.log",
     benchmark:
@@ -292,9 +282,30 @@ rule metadata:
     conda:
         "envs/metadata.yaml"
     shell:
-        "python {SCRIPTS}/metadata.py -in {input.records:q} -sub {input.subjects:q} -grid {input.grid}"
-        " -rejected {input.rejected} -out {output.json} -report {output.report} -subjects-top {params.top}"
+        "python {SCRIPTS}/metadata.py -in {input.records:q} -sub={params.subjects:q} -preset {METADATA[preset]}"
+        " -columns={params.columns:q} -subject-columns={params.subject_columns:q} {params.fold} -grid {input.grid}"
+        " -rejected {input.rejected} -out {output.json} -report {output.report} -subjects-out {output.subjects}"
+        " -subjects-top {params.top}"
         " -max-unmatched {params.max_unmatched} -years {params.years} 2>&1 | tee {log}"
+
+
+rule quality:
+    input:
+        features=f"{OUT}/features.npz",
+        embedding=f"{OUT}/embedding.csv",
+        grid=f"{OUT}/grid.csv",
+        subjects=f"{OUT}/subjects.csv",
+    output:
+        report(f"{OUT}/layout_quality.json", caption="report/layout_quality.rst", category="Layout quality"),
+    log:
+        f"{OUT}/logs/quality.log",
+    benchmark:
+        f"{OUT}/benchmarks/quality.tsv"
+    conda:
+        "envs/grid.yaml"
+    shell:
+        "python {SCRIPTS}/quality.py -features {input.features} -embedding {input.embedding} -grid {input.grid}"
+        " -sub {input.subjects:q} -out {output} 2>&1 | tee {log}"
 
 
 rule manifest:

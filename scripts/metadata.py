@@ -1,35 +1,56 @@
 """Stage 6, metadata: the collection's CSVs joined with the grid into the viewer's JSON.
 
+Any export works through a column map: which column holds the id, title, date, record link, image
+link, thumbnail link, description and rights, and where the subjects are (a long ``id,subject`` table,
+and/or delimited columns such as ``tags`` split on ``|``). Presets name the columns of the original's
+format and of PixPlot's ``filename,category,tags,description,permalink,year``.
+
 Joins by id (the image file name without extension, always a string) with hash lookups, never by
 file order. Nothing stops at the first mismatch: images without a record, records without an image,
-duplicate records and unreadable dates are all listed in ``metadata_report.csv``; only more unmatched
-images than ``-max-unmatched`` (a share) is an error. Text fields are kept verbatim; escaping them is
-the viewer's job.
+duplicate records, unreadable dates and links that are not web addresses are all listed in
+``metadata_report.csv``; only more unmatched images than ``-max-unmatched`` (a share) is an error.
+Text fields are kept verbatim; escaping them is the viewer's job.
+
+Output: one array per field in grid-cell order (compact, and gzip finds the repeats), plus
+``index``, a lookup from id to position. The CSV's thumbnail links are left out (the site has its own
+thumbnail of every item, and those links were a quarter of the file for the library's 13,000 items).
 """
 from __future__ import annotations
 
 import argparse
 import datetime
+import gzip
 import json
 import re
 import sys
 from collections import Counter
 from pathlib import Path
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pandas as pd
 
 from common import CELL_FORMAT, PipelineError, atomic_path, parse_grid_size, read_grid, read_table, run_cli
 
-ITEM_COLUMNS = ["id", "url", "title", "date", "imageUrl", "thumbUrl"]
+FIELDS = ["id", "title", "date", "url", "imageUrl", "thumbUrl", "description", "rights"]
+LINK_FIELDS = ("url", "imageUrl")  # thumbUrl is read but not passed on: the site serves every item's thumbnail
+OPTIONAL_FIELDS = ("description", "rights")  # in the output only where the column map names them
 OTHER_SUBJECT = "Other"
+PRESETS = {
+    "original": {"columns": {"id": "id", "title": "title", "date": "date", "url": "url", "imageUrl": "imageUrl",
+                             "thumbUrl": "thumbUrl"},
+                 "subject_columns": [], "id_has_extension": False},
+    "pixplot": {"columns": {"id": "filename", "description": "description", "date": "year", "url": "permalink"},
+                "subject_columns": [{"column": "category"}, {"column": "tags", "separator": "|"}],
+                "id_has_extension": True},
+}
+IMAGE_EXTENSION = re.compile(r"\.(?:jpe?g|png|tiff?|gif|webp|bmp|jp2)$", re.IGNORECASE)
 
 MONTHS = "january february march april may june july august september october november december".split()
-_APPROXIMATE = re.compile(r"\b(?:ap+r?o?x\w*|ca|circa|c|about|probably)\b\.?|\?", re.IGNORECASE)
+_APPROXIMATE = re.compile(r"\b(?:ap+r?o?(?:x|\w*mat)\w*|ca|circa|c|about|probably)\b\.?|\?", re.IGNORECASE)
 _DECADE = re.compile(r"^(?:(early|mid|late)[\s-]+)?(\d{3})0'?s$", re.IGNORECASE)
 _RANGE = re.compile(r"^(\d{4})\s*(?:-|–|to)\s*(\d{4})$")
-_ISO = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
-_WRITTEN = re.compile(r"^(?:(\w+)\.?\s+)?(?:\d{1,2},?\s+)?(\d{4})$")
+_ISO = re.compile(r"^(\d{4})(?:[-_/](\d{1,2})(?:[-_/](\d{1,2}))?)?$")
+_WRITTEN = re.compile(r"^(?:(\w+)\.?,?\s+)?(?:\d{1,2},?\s+)?(\d{4})$")
 
 
 def parse_date(text: str, min_year: int = 1400, max_year: int | None = None):
@@ -81,6 +102,63 @@ def date_label(interval) -> str:
     return f"ca. {label}" if approximate else label
 
 
+def column_map(preset: str = "original", columns: dict | None = None, subject_columns: list | None = None) -> dict:
+    """A preset's column map with fields or subject columns overridden; a field set to None is not in the export."""
+    if preset not in PRESETS:
+        raise PipelineError(f"unknown metadata preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    merged = {**PRESETS[preset]["columns"], **(columns or {})}
+    unknown = sorted(set(merged) - set(FIELDS))
+    if unknown:
+        raise PipelineError(f"unknown metadata field(s) {', '.join(unknown)}; the fields are {', '.join(FIELDS)}")
+    if not merged.get("id"):
+        raise PipelineError("the column map must name the id column")
+    specs = PRESETS[preset]["subject_columns"] if subject_columns is None else subject_columns
+    for spec in specs:
+        if not isinstance(spec, dict) or not spec.get("column") or set(spec) - {"column", "separator"}:
+            raise PipelineError(f"a subject column is given as {{column: NAME, separator: '|'}}, not {spec!r}")
+    return {"columns": {field: name for field, name in merged.items() if name}, "subject_columns": specs,
+            "id_has_extension": PRESETS[preset]["id_has_extension"]}
+
+
+def records_from_export(table: pd.DataFrame, mapping: dict, source: str = "the items CSV"):
+    """(records with one text column per field, subjects as id,subject rows) from an export read as text."""
+    columns, specs = mapping["columns"], mapping["subject_columns"]
+    wanted = list(columns.values()) + [spec["column"] for spec in specs]
+    missing = [name for name in dict.fromkeys(wanted) if name not in table.columns]
+    if missing:
+        raise PipelineError(f"{source} lacks column(s) {', '.join(missing)}; it has {', '.join(table.columns)} "
+                            "(set metadata.preset or metadata.columns)")
+    records = pd.DataFrame({field: table[columns[field]] if field in columns else "" for field in FIELDS},
+                           index=table.index)
+    records["id"] = records["id"].str.strip()
+    if mapping["id_has_extension"]:
+        records["id"] = records["id"].str.replace(IMAGE_EXTENSION, "", regex=True)
+    pieces = []
+    for spec in specs:
+        values = table[spec["column"]]
+        if spec.get("separator"):
+            values = values.str.split(spec["separator"], regex=False)
+        pieces.append(pd.DataFrame({"id": records["id"], "subject": values}).explode("subject"))
+    subjects = pd.concat(pieces) if pieces else pd.DataFrame({"id": [], "subject": []}, dtype=str)
+    subjects = subjects.assign(subject=subjects["subject"].fillna("").str.strip())
+    return records, subjects[subjects["subject"] != ""].reset_index(drop=True)
+
+
+def fold_subject_case(subjects: pd.DataFrame) -> pd.DataFrame:
+    """Merge subjects that differ only in case or spacing, under their most frequent spelling."""
+    key = subjects["subject"].str.casefold().str.split().str.join(" ")
+    spellings = (subjects.assign(key=key).groupby(["key", "subject"]).size().reset_index(name="count")
+                 .sort_values(["key", "count", "subject"], ascending=[True, False, True])
+                 .drop_duplicates("key").set_index("key")["subject"])
+    return subjects.assign(subject=key.map(spellings))
+
+
+def is_safe_link(text: str) -> bool:
+    """True for web addresses (http, https) and relative links; false for javascript:, data: and the like."""
+    value = str(text or "").strip()
+    return not value or urlsplit(value).scheme.lower() in ("", "http", "https")
+
+
 def top_subjects(subjects: pd.DataFrame, limit: int) -> list[str]:
     """The `limit` most frequent subjects (ties by name), plus 'Other' when more exist."""
     counts = Counter(subjects["subject"])
@@ -91,12 +169,22 @@ def top_subjects(subjects: pd.DataFrame, limit: int) -> list[str]:
     return names
 
 
-def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: int,
-         subject_limit: int = 64, min_year: int = 1400, max_year: int | None = None, rejected: pd.DataFrame | None = None):
-    """Join grid, item records and subjects; return (viewer JSON dict, report rows).
+def gridded_subjects(subjects: pd.DataFrame, ids, fold_case: bool = False) -> pd.DataFrame:
+    """The distinct (id, subject) rows of the gridded images, trimmed, optionally case-folded."""
+    subjects = subjects.assign(id=subjects["id"].str.strip(), subject=subjects["subject"].str.strip())
+    subjects = subjects[(subjects["subject"] != "") & subjects["id"].isin(set(ids))]
+    return (fold_subject_case(subjects) if fold_case else subjects).drop_duplicates().reset_index(drop=True)
 
+
+def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: int,
+         subject_limit: int = 64, min_year: int = 1400, max_year: int | None = None, rejected: pd.DataFrame | None = None,
+         optional_fields: tuple[str, ...] = ()):
+    """Join grid, item records (a column per field of FIELDS) and subjects; return (viewer JSON dict, report rows).
+
+    `subjects` are the gridded_subjects rows.
     `rejected` (id, path, reason from the features stage) turns "record without image" into the real
-    reason: the image exists but could not be read.
+    reason: the image exists but could not be read. `optional_fields` (description, rights) are
+    written only when named. An image whose record has no title shows its description, else its id.
     """
     rejected_reason = dict(zip(rejected["id"], rejected["reason"])) if rejected is not None else {}
     report = [("image_rejected", key, reason) for key, reason in rejected_reason.items()]
@@ -108,8 +196,6 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
     report += [("record_without_image", key, "") for key in records.index
                if key not in gridded and key not in rejected_reason]
 
-    subjects = subjects.assign(id=subjects["id"].str.strip(), subject=subjects["subject"].str.strip())
-    subjects = subjects[(subjects["subject"] != "") & subjects["id"].isin(gridded)].drop_duplicates()
     names = top_subjects(subjects, subject_limit)
     index_of = {name: position for position, name in enumerate(names)}
     other = index_of.get(OTHER_SUBJECT)
@@ -122,7 +208,7 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
 
     ordered = grid.assign(cell=grid["row"] * cols + grid["col"]).sort_values("cell")
     columns = {name: [] for name in ["id", "col", "row", "title", "date", "dateLabel", "yearStart", "yearEnd",
-                                     "approximate", "url", "imageUrl", "thumbUrl", "thumb", "subjects"]}
+                                     "approximate", *LINK_FIELDS, *optional_fields, "thumb", "subjects"]}
     for key, col, row in ordered[["id", "col", "row"]].itertuples(index=False):
         record = records.loc[key] if key in records.index else None
         if record is None:
@@ -134,31 +220,47 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
         columns["id"].append(key)
         columns["col"].append(int(col))
         columns["row"].append(int(row))
-        columns["title"].append(field("title"))
+        columns["title"].append(field("title") or field("description") or key)
         columns["date"].append(field("date"))
         columns["dateLabel"].append(date_label(interval))
         columns["yearStart"].append(interval[0] if interval else None)
         columns["yearEnd"].append(interval[1] if interval else None)
         columns["approximate"].append(bool(interval and interval[2]))
-        for name in ("url", "imageUrl", "thumbUrl"):
+        for name in LINK_FIELDS:
+            link = field(name).strip()
+            if not is_safe_link(link):
+                report.append(("unsafe_link", key, f"{name}: {link[:80]}"))
+                link = ""
+            columns[name].append(link)
+        for name in optional_fields:
             columns[name].append(field(name))
         columns["thumb"].append(f"thumbs/{quote(key)}{CELL_FORMAT}")
         columns["subjects"].append(sorted(subjects_by_id.get(key, [])))
     counts = Counter(position for chosen in columns["subjects"] for position in chosen)
     data = {"count": len(columns["id"]), **columns, "subjectNames": names,
-            "subjectCounts": [counts.get(position, 0) for position in range(len(names))]}
+            "subjectCounts": [counts.get(position, 0) for position in range(len(names))],
+            "index": {key: position for position, key in enumerate(columns["id"])}}
     return data, report
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="items CSV: id,url,title,date,imageUrl,thumbUrl")
-    parser.add_argument("-sub", dest="subjects", required=True, help="subjects CSV: id,subject (one row each)")
+    parser.add_argument("-in", dest="input", required=True, help="items CSV (default columns: id,url,title,date,imageUrl,thumbUrl)")
+    parser.add_argument("-sub", dest="subjects", default=None, help="subjects CSV: id,subject (one row each), if any")
+    parser.add_argument("-preset", choices=tuple(PRESETS), default="original", help="column names of a known export")
+    parser.add_argument("-columns", default="{}", help='JSON overriding the preset\'s columns, e.g. {"title": "Title"}')
+    parser.add_argument("-subject-columns", dest="subject_columns", default=None,
+                        help='JSON list of subject columns in the items CSV, e.g. [{"column": "tags", "separator": "|"}] '
+                             "(default or null: the preset's)")
+    parser.add_argument("-fold-subjects", dest="fold_subjects", action="store_true",
+                        help="merge subjects that differ only in case or spacing")
     parser.add_argument("-grid", required=True, help="grid CSV (id,col,row)")
     parser.add_argument("-gsize", default=None, help="COLSxROWS the grid must have (the grid file states its own size)")
     parser.add_argument("-out", dest="output", required=True, help="items JSON for the viewer")
     parser.add_argument("-rejected", default=None, help="rejected.csv from the features stage (id,path,reason)")
     parser.add_argument("-report", default=None, help="match report CSV (default: metadata_report.csv beside -out)")
+    parser.add_argument("-subjects-out", dest="subjects_out", default=None,
+                        help="write the gridded images' subjects here as id,subject rows (for the quality stage)")
     parser.add_argument("-subjects-top", dest="subject_limit", type=int, default=64)
     parser.add_argument("-max-unmatched", dest="max_unmatched", type=float, default=0.5,
                         help="largest share of images without a record before this is an error")
@@ -168,15 +270,22 @@ def main(argv=None):
     grid, cols, rows = read_grid(args.grid)
     if args.gsize and parse_grid_size(args.gsize) != (cols, rows):
         raise PipelineError(f"-gsize {args.gsize} does not match the grid file, which is {cols}x{rows}")
-    items = read_table(args.input, ["id", "title"])
-    for name in ITEM_COLUMNS:
-        if name not in items.columns:
-            items[name] = ""
-    subjects = read_table(args.subjects, ["id", "subject"])
+    try:
+        mapping = column_map(args.preset, json.loads(args.columns), json.loads(args.subject_columns or "null"))
+    except json.JSONDecodeError as error:
+        raise PipelineError(f"-columns and -subject-columns take JSON: {error}") from None
+    items, subjects = records_from_export(read_table(args.input, []), mapping, args.input)
+    if args.subjects:
+        subjects = pd.concat([subjects, read_table(args.subjects, ["id", "subject"])[["id", "subject"]]])
     low, _, high = args.years.partition("-")
     rejected = read_table(args.rejected, ["id", "reason"]) if args.rejected else None
+    optional = tuple(field for field in OPTIONAL_FIELDS if field in mapping["columns"])
+    subjects = gridded_subjects(subjects, grid["id"], args.fold_subjects)
     data, report = join(grid, items, subjects, cols, args.subject_limit, int(low or 1400), int(high) if high else None,
-                        rejected)
+                        rejected, optional)
+    if args.subjects_out:
+        with atomic_path(args.subjects_out) as temp:
+            subjects.to_csv(temp, index=False)
     report_path = args.report or str(Path(args.output).with_name("metadata_report.csv"))
     with atomic_path(report_path) as temp:
         pd.DataFrame(report, columns=["kind", "id", "detail"]).to_csv(temp, index=False)
@@ -187,9 +296,11 @@ def main(argv=None):
     if unmatched > args.max_unmatched * max(1, data["count"]):
         raise PipelineError(f"{unmatched} of {data['count']} images have no record in {args.input}; "
                             f"check that ids are file names without extension (report: {report_path})")
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     with atomic_path(args.output) as temp:
-        temp.write_text(json.dumps(data, ensure_ascii=False, separators=(",", ":")), encoding="utf-8")
-
+        temp.write_bytes(text)
+    print(f"metadata: {args.output} is {len(text) / 1e6:.2f} MB, {len(gzip.compress(text)) / 1e6:.2f} MB gzipped",
+          file=sys.stderr)
 
 if __name__ == "__main__":
     run_cli(main)

@@ -18,6 +18,12 @@ from common import PipelineError
     ("[1909?]", (1909, 1909, True)),
     ("1900, appoximate", (1900, 1900, True)),
     ("August 30, 1893", (1893, 1893, False)),
+    ("March, 1950", (1950, 1950, False)),
+    ("[October, 1928]", (1928, 1928, True)),
+    ("1914_04", (1914, 1914, False)),
+    ("1954-4", (1954, 1954, False)),
+    ("1900, approimate", (1900, 1900, True)),
+    ("1912, aproximately", (1912, 1912, True)),
     ("ca. 1900", (1900, 1900, True)),
     ("circa 1900", (1900, 1900, True)),
     ("1900s", (1900, 1909, True)),
@@ -30,6 +36,10 @@ from common import PipelineError
     ("12928-1936", None),
     ("Nov-29", None),
     ("United States", None),
+    ("Saint Paul Island, Pribilof Islands, Aleutians West, Alaska, United States", None),
+    ("copy 1976", None),
+    ("1909--11", None),
+    ("1900-1020, approximate", None),
     ("1940-1920", None),
     ("1897-13", None),
 ])
@@ -106,3 +116,84 @@ def test_missing_columns_are_named(messy):
     with pytest.raises(PipelineError, match="lacks column"):
         metadata.main(["-in", str(messy / "bad.csv"), "-sub", str(messy / "subjects.csv"), "-grid",
                        str(messy / "grid.csv"), "-out", str(messy / "x.json")])
+
+
+def test_index_and_subjects_output(messy):
+    out = messy / "items.json"
+    metadata.main(["-in", str(messy / "items.csv"), "-sub", str(messy / "subjects.csv"), "-grid",
+                   str(messy / "grid.csv"), "-out", str(out), "-subjects-out", str(messy / "s.csv")])
+    data = json.loads(out.read_text())
+    assert all(data["id"][position] == key for key, position in data["index"].items())
+    assert len(data["index"]) == data["count"]
+    subjects = pd.read_csv(messy / "s.csv", dtype=str)
+    assert sorted(map(tuple, subjects.values)) == [("007", "Ships"), ("43069", "Whales"), ("K9045", "Meteorites"),
+                                                   ("K9045", "Ships")]  # gridded ids only, duplicates once
+    assert "description" not in data and "rights" not in data  # only where the column map names them
+
+
+def test_pixplot_preset(tmp_path):
+    (tmp_path / "grid.csv").write_text("# grid 2x2\nid,col,row\nbird-01,0,0\nBOAT_2,1,0\nplain,0,1\n")
+    (tmp_path / "pix.csv").write_text(
+        "filename,category,tags,description,permalink,year\n"
+        'bird-01.jpg,Birds,heron|water| wading ,"A heron, standing",https://example.org/bird,1932\n'
+        "BOAT_2.JPEG,Boats,water,Rowing boat,javascript:alert(1),ca. 1900\n"
+        "plain.png,,,,,\n")
+    metadata.main(["-in", str(tmp_path / "pix.csv"), "-preset", "pixplot", "-grid", str(tmp_path / "grid.csv"),
+                   "-out", str(tmp_path / "items.json"), "-subjects-out", str(tmp_path / "s.csv")])
+    data = json.loads((tmp_path / "items.json").read_text())
+    row = {key: position for position, key in enumerate(data["id"])}
+    assert set(row) == {"bird-01", "BOAT_2", "plain"}  # file names without extension, case kept
+    assert data["description"][row["bird-01"]] == "A heron, standing"
+    assert data["title"][row["bird-01"]] == "A heron, standing"  # no title column: the description
+    assert data["title"][row["plain"]] == "plain"  # nothing at all: the id
+    assert data["url"][row["bird-01"]] == "https://example.org/bird"
+    assert data["url"][row["BOAT_2"]] == ""  # a javascript: link is dropped and reported
+    assert (data["yearStart"][row["BOAT_2"]], data["approximate"][row["BOAT_2"]]) == (1900, True)
+    names = data["subjectNames"]
+    assert {names[i] for i in data["subjects"][row["bird-01"]]} == {"Birds", "heron", "water", "wading"}
+    assert names[0] == "water" and data["subjectCounts"][0] == 2
+    report = pd.read_csv(tmp_path / "metadata_report.csv", dtype=str)
+    assert ("unsafe_link", "BOAT_2") in set(zip(report["kind"], report["id"]))
+
+
+def test_column_map_for_another_export(tmp_path):
+    (tmp_path / "grid.csv").write_text("# grid 2x1\nid,col,row\n0001,0,0\n0002,1,0\n")
+    (tmp_path / "export.csv").write_text(
+        "Identifier,Object title,Date created,Link,Credit line,Subjects\n"
+        "0001,Hall of Ocean Life,1933,https://example.org/1,Gift of A. Donor; 1950,Hall of Ocean Life; Whales\n"
+        "0002,Whale model,1969,https://example.org/2,Museum purchase,Hall of Ocean life;whales ;\n")
+    columns = {"id": "Identifier", "title": "Object title", "date": "Date created", "url": "Link",
+               "rights": "Credit line", "imageUrl": None, "thumbUrl": None}
+    arguments = ["-in", str(tmp_path / "export.csv"), "-columns", json.dumps(columns), "-subject-columns",
+                 json.dumps([{"column": "Subjects", "separator": ";"}]), "-grid", str(tmp_path / "grid.csv"),
+                 "-out", str(tmp_path / "items.json")]
+    metadata.main(arguments)
+    data = json.loads((tmp_path / "items.json").read_text())
+    assert data["id"] == ["0001", "0002"] and data["title"] == ["Hall of Ocean Life", "Whale model"]
+    assert data["rights"] == ["Gift of A. Donor; 1950", "Museum purchase"]
+    assert data["imageUrl"] == ["", ""]
+    assert sorted(data["subjectNames"]) == ["Hall of Ocean Life", "Hall of Ocean life", "Whales", "whales"]
+    metadata.main(arguments + ["-fold-subjects"])  # merged under the most frequent spelling (ties: first by name)
+    data = json.loads((tmp_path / "items.json").read_text())
+    assert sorted(data["subjectNames"]) == ["Hall of Ocean Life", "Whales"]
+    assert data["subjectCounts"] == [2, 2]
+
+
+def test_column_map_mistakes_are_named(messy):
+    arguments = ["-in", str(messy / "items.csv"), "-grid", str(messy / "grid.csv"), "-out", str(messy / "x.json")]
+    with pytest.raises(PipelineError, match="lacks column.*Title.*set metadata.preset or metadata.columns"):
+        metadata.main(arguments + ["-columns", '{"title": "Title"}'])
+    with pytest.raises(PipelineError, match="unknown metadata field"):
+        metadata.main(arguments + ["-columns", '{"headline": "title"}'])
+    with pytest.raises(PipelineError, match="column: NAME"):
+        metadata.main(arguments + ["-subject-columns", '["tags"]'])
+    with pytest.raises(PipelineError, match="JSON"):
+        metadata.main(arguments + ["-columns", "{title: Title}"])
+
+
+@pytest.mark.parametrize("link,safe", [("https://example.org/a?b=c", True), ("http://x", True), ("", True),
+                                       ("items/12.html", True), ("javascript:alert(1)", False),
+                                       (" JavaScript:alert(1)", False), ("java\tscript:alert(1)", False),
+                                       ("data:text/html,<b>x</b>", False), ("vbscript:x", False)])
+def test_only_web_links_are_kept(link, safe):
+    assert metadata.is_safe_link(link) is safe

@@ -145,8 +145,8 @@ def test_config_problems_are_reported_before_any_work(tmp_path):
 
 
 def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_available):
-    """A collection as a user brings it: own folder and CSVs, one unreadable file, extraction sharded,
-    the grid sorted by FLAS."""
+    """A collection as a user brings it: own folder and its own export's columns (subjects in a delimited
+    column, a column name with an apostrophe), one unreadable file, extraction sharded, the grid by FLAS."""
     from conftest import draw_picture
 
     folder = tmp_path / "photos"
@@ -155,11 +155,15 @@ def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_availab
     for seed, key in enumerate(ids):
         draw_picture(seed).save(folder / f"{key}.jpg")
     (folder / "99999.jpg").write_bytes(b"\xff\xd8 truncated")
-    rows = "".join(f"{key},https://example.org/{key},Photo {key},19{seed:02d},,\n" for seed, key in enumerate(ids))
-    (tmp_path / "items.csv").write_text("id,url,title,date,imageUrl,thumbUrl\n" + rows + "99999,,Broken,1900,,\n")
-    (tmp_path / "subjects.csv").write_text("id,subject\n" + "".join(f"{key},Things\n" for key in ids))
+    rows = "".join(f'{key},https://example.org/{key},"Photo {key}, ""quoted""",19{seed:02d},Things; Photo,Ann\'s\n'
+                   for seed, key in enumerate(ids))
+    (tmp_path / "items.csv").write_text("Object ID,Link,Title,Date,Keywords,Maker's mark\n" + rows
+                                        + "99999,,Broken,1900,,\n")
+    columns = {"id": "Object ID", "url": "Link", "title": "Title", "date": "Date", "rights": "Maker's mark",
+               "imageUrl": None, "thumbUrl": None}
     config = {"collection": {"name": "own"}, "images": "photos/*.jpg",
-              "metadata": {"items": "items.csv", "subjects": "subjects.csv"},
+              "metadata": {"items": "items.csv", "columns": columns,
+                           "subject_columns": [{"column": "Keywords", "separator": ";"}]},
               "features": {"pca": 8, "shards": 2, "cache": "cache"}, "embedding": {"iterations": 250},
               "grid": {"method": "flas"}}
     (tmp_path / "own.yaml").write_text(yaml.safe_dump(config))
@@ -171,6 +175,9 @@ def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_availab
     assert sorted(grid["id"]) == ids
     report = (out / "metadata_report.csv").read_text()
     assert "image_rejected,99999" in report and "record_without_image" not in report
+    items = json.loads((out / "items.json").read_text())
+    assert items["title"][items["index"]["00003"]] == 'Photo 00003, "quoted"'
+    assert set(items["rights"]) == {"Ann's"} and sorted(items["subjectNames"]) == ["Photo", "Things"]
     assert (out / "site" / "index.html").is_file()
     # Adding an image reruns only the extraction shard it falls in, and computes only its vector.
     draw_picture(50).save(folder / "00050.jpg")
