@@ -13,6 +13,8 @@
 #                    (any export, via a column map)       subjects.csv
 #   quality          how well grid and embedding keep    results/<name>/layout_quality.json
 #                    neighbours (DPQ16, 10-NN, subjects)
+#   neighbours       each image's 12 most similar        results/<name>/neighbours.json
+#                    (the viewer's "more like this")
 #   manifest         IIIF Presentation 3, cells as      results/<name>/iiif-manifest.json
 #                    annotations (if tiles.iiif)
 #   site             viewer + tiles + JSON, static      results/<name>/site/
@@ -308,6 +310,23 @@ rule quality:
         " -sub {input.subjects:q} -out {output} 2>&1 | tee {log}"
 
 
+rule neighbours:
+    input:
+        features=f"{OUT}/features.npz",
+        grid=f"{OUT}/grid.csv",
+    output:
+        f"{OUT}/neighbours.json",
+    log:
+        f"{OUT}/logs/neighbours.log",
+    benchmark:
+        f"{OUT}/benchmarks/neighbours.tsv"
+    conda:
+        "envs/grid.yaml"
+    shell:
+        "python {SCRIPTS}/neighbours.py -features {input.features} -grid {input.grid} -out {output} -k 12"
+        " 2>&1 | tee {log}"
+
+
 rule manifest:
     input:
         tiles=f"{OUT}/tiles",
@@ -334,6 +353,7 @@ rule site:
         tiles=f"{OUT}/tiles",
         cells=f"{OUT}/cells",
         json=f"{OUT}/items.json",
+        neighbours=f"{OUT}/neighbours.json",
         manifest=[f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],
         viewer=[VIEWER / "build.mjs", VIEWER / "package.json", *sorted((VIEWER / "src").rglob("*.*"))],
     output:
@@ -352,5 +372,6 @@ rule site:
         "envs/site.yaml"
     shell:
         "python {SCRIPTS}/site.py -tiles {input.tiles} -cells {input.cells} -items {input.json}"
+        " -neighbours {input.neighbours}"
         " {params.manifest} -out {output} -viewer {VIEWER} -name {params.name} -title={params.title:q}"
         " -description={params.description:q} -about={params.about:q} 2>&1 | tee {log}"

@@ -107,6 +107,28 @@ def load_features(path):
         return [str(key) for key in data["ids"]], data["features"], json.loads(str(data["description"]))
 
 
+def nearest_neighbours(points: np.ndarray, queries: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:
+    """Indices of the k nearest points (Euclidean, the query itself excluded) of each query index.
+
+    Distances come in blocks of 256 queries by |a|^2 + |b|^2 - 2ab, so memory stays at 256 x N.
+    With `ordered` each row runs from the nearest out; otherwise the k are in no particular order.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    k = min(k, len(points) - 1)
+    squares = (points ** 2).sum(axis=1)
+    found = []
+    for start in range(0, len(queries), 256):
+        chunk = queries[start:start + 256]
+        distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
+        distances[np.arange(len(chunk)), chunk] = np.inf
+        nearest = np.argpartition(distances, k, axis=1)[:, :k]
+        if ordered:
+            order = np.argsort(np.take_along_axis(distances, nearest, axis=1), axis=1, kind="stable")
+            nearest = np.take_along_axis(nearest, order, axis=1)
+        found.append(nearest)
+    return np.concatenate(found) if found else np.zeros((0, max(k, 0)), dtype=int)
+
+
 def read_embedding(path) -> pd.DataFrame:
     """Read an embedding file (id,x,y) with ids kept as text."""
     return pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
@@ -135,6 +157,11 @@ def read_grid(path: str | os.PathLike) -> tuple[pd.DataFrame, int, int]:
     cols, rows = parse_grid_size(first.removeprefix("# grid "))
     table = pd.read_csv(path, comment="#", dtype={"id": str, "col": int, "row": int}, keep_default_na=False)
     return table, cols, rows
+
+
+def in_cell_order(grid: pd.DataFrame, cols: int) -> pd.DataFrame:
+    """The grid's rows in cell order (row by row), the order of the viewer's arrays."""
+    return grid.assign(cell=grid["row"] * cols + grid["col"]).sort_values("cell")
 
 
 @contextlib.contextmanager

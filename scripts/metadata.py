@@ -29,7 +29,8 @@ from urllib.parse import quote, urlsplit
 
 import pandas as pd
 
-from common import CELL_FORMAT, PipelineError, atomic_path, parse_grid_size, read_grid, read_table, run_cli
+from common import (CELL_FORMAT, PipelineError, atomic_path, in_cell_order, parse_grid_size, read_grid, read_table,
+                    run_cli)
 
 FIELDS = ["id", "title", "date", "url", "imageUrl", "thumbUrl", "description", "rights"]
 LINK_FIELDS = ("url", "imageUrl")  # thumbUrl is read but not passed on: the site serves every item's thumbnail
@@ -206,7 +207,7 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
         if position not in chosen:
             chosen.append(position)
 
-    ordered = grid.assign(cell=grid["row"] * cols + grid["col"]).sort_values("cell")
+    ordered = in_cell_order(grid, cols)
     columns = {name: [] for name in ["id", "col", "row", "title", "date", "dateLabel", "yearStart", "yearEnd",
                                      "approximate", *LINK_FIELDS, *optional_fields, "thumb", "subjects"]}
     for key, col, row in ordered[["id", "col", "row"]].itertuples(index=False):

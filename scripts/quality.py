@@ -22,7 +22,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from common import PipelineError, atomic_path, load_features, read_embedding, read_grid, read_table, run_cli
+from common import (PipelineError, atomic_path, load_features, nearest_neighbours, read_embedding, read_grid, read_table,
+                    run_cli)
 
 
 def _pairwise(points: np.ndarray) -> np.ndarray:
@@ -59,21 +60,11 @@ def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16) -> float:
 
 
 def _neighbours(points: np.ndarray, queries: np.ndarray, k: int, jitter: float = 0.0, seed: int = 0) -> np.ndarray:
-    """Indices of the k nearest points (excluding the query itself) for each query index.
-
-    Distances come in blocks of 256 queries by |a|^2 + |b|^2 - 2ab, so memory stays at 256 x N.
-    """
+    """The k nearest points of each query; jitter breaks the ties of points on a grid at random."""
     points = np.asarray(points, dtype=np.float64)
     if jitter:
         points = points + np.random.default_rng(seed).uniform(-jitter, jitter, points.shape)
-    squares = (points ** 2).sum(axis=1)
-    found = []
-    for start in range(0, len(queries), 256):
-        chunk = queries[start:start + 256]
-        distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
-        distances[np.arange(len(chunk)), chunk] = np.inf
-        found.append(np.argpartition(distances, k, axis=1)[:, :k])
-    return np.concatenate(found)
+    return nearest_neighbours(points, queries, k)
 
 
 def knn_preservation(high: np.ndarray, low: np.ndarray, k: int = 10, queries: np.ndarray | None = None,

@@ -44,7 +44,8 @@ def collection_json(tiles_dir: str | Path, name: str, title: str, description: s
     }
 
 
-def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: dict, manifest=None) -> None:
+def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: dict, manifest=None,
+             neighbours=None) -> None:
     """Write the complete site into out_dir (a fresh folder)."""
     out_dir = Path(out_dir)
     build_viewer(viewer_dir, out_dir)
@@ -58,6 +59,8 @@ def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: 
                     ignore=shutil.ignore_patterns("*.csv"))
     (out_dir / "data").mkdir(exist_ok=True)
     link_or_copy(items_json, out_dir / "data" / "items.json")
+    if neighbours:
+        link_or_copy(neighbours, out_dir / "data" / "neighbours.json")
     (out_dir / "data" / "collection.json").write_text(json.dumps(collection, ensure_ascii=False, indent=1),
                                                       encoding="utf-8")
 
@@ -67,6 +70,7 @@ def main(argv=None):
     parser.add_argument("-tiles", required=True, help="folder with mosaic.dzi from the tiles stage")
     parser.add_argument("-cells", required=True, help="folder of cells from the mosaic stage")
     parser.add_argument("-items", required=True, help="items JSON from the metadata stage")
+    parser.add_argument("-neighbours", default=None, help="neighbours JSON from the neighbours stage (more like this)")
     parser.add_argument("-manifest", default=None, help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
     parser.add_argument("-out", dest="output", required=True, help="site folder to write")
     parser.add_argument("-viewer", default="viewer", help="the viewer's source folder")
@@ -81,8 +85,10 @@ def main(argv=None):
     except json.JSONDecodeError:
         about = [args.about]
     collection = collection_json(args.tiles, args.name, args.title, args.description, about)
+    if args.neighbours:
+        collection["neighbours"] = "data/neighbours.json"
     with atomic_dir(args.output) as temp:
-        assemble(temp, args.viewer, args.tiles, args.cells, args.items, collection, args.manifest)
+        assemble(temp, args.viewer, args.tiles, args.cells, args.items, collection, args.manifest, args.neighbours)
     print(f"site: wrote {args.output} (serve it with `npm start --prefix {args.viewer}`)", file=sys.stderr)
 
 
