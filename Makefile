@@ -1,7 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   install everything, build the demo collection, serve the viewer
 #   make test   install everything, run the whole test suite
-# Other targets: make setup | run | serve | dag | bench | clean
+# Other targets: make setup | browser | run | serve | dag | bench | bench-viewer | e2e | clean
 
 PYTHON ?= python3
 CORES ?= 2
@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test setup run serve dag bench clean
+.PHONY: demo test setup browser run serve dag bench bench-viewer e2e clean
 
 demo: run serve
 
@@ -31,6 +31,19 @@ viewer/node_modules/.installed: viewer/package.json viewer/package-lock.json
 	npm ci --prefix viewer --no-audit --no-fund
 	touch $@
 
+# Chromium for the viewer's browser tests (driven by playwright-core, which downloads no browser):
+# Debian's package, installed with apt-get when neither CHROMIUM_PATH nor a chromium on PATH exists.
+browser:
+	@if [ -n "$$CHROMIUM_PATH" ] && [ -x "$$CHROMIUM_PATH" ]; then exit 0; fi; \
+	if command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then \
+		echo "Chromium is needed for the viewer's browser tests: install it, or set CHROMIUM_PATH to its binary" >&2; \
+		exit 1; \
+	fi; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	echo "Installing Chromium (apt-get) for the viewer's browser tests"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium
+
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
@@ -40,12 +53,20 @@ serve: setup
 dag: setup
 	$(BIN)/snakemake --dag
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest tests
 	npm test --prefix viewer
 
+# Only the viewer's browser tests (builds their small collection, then drives Chromium).
+e2e: setup browser
+	$(BIN)/python -m pytest tests/test_viewer_e2e.py -s
+
 bench: setup
 	$(BIN)/python bench/demo_run.py
+
+# The viewer's load and filter timings on a 13,000-item site (needs ../shared/data/amnh-sample).
+bench-viewer: setup browser
+	$(BIN)/python bench/viewer_perf.py
 
 clean:
 	rm -rf results .snakemake data/demo

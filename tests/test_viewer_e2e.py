@@ -1,0 +1,126 @@
+"""The viewer in a real browser: the whole Snakefile builds a small collection whose titles, dates and
+subjects the test knows, then viewer/e2e/run.mjs drives Debian's Chromium (headless, through
+playwright-core) over the served site: hover, click, filters, search, deep links, keyboard, inert
+catalogue text, more-like-this and CSV export. `make test` installs Chromium (`make browser`); without it
+this test fails instead of skipping, so CI cannot pass without having run it.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+XSS_TITLE = "<img src=x onerror=alert(1)>"
+
+# Subjects by item position (0-23): any/all of two subjects and the counts are known in advance.
+SUBJECTS = {
+    "Animals": list(range(0, 10)),                    # 10
+    "Ships, boats & harbours": list(range(8, 14)),    # 6; a comma and an ampersand for the URL hash
+    "Portraits": list(range(14, 19)),                 # 5
+    "Field photographs": list(range(0, 23, 2)),       # 12 (even positions up to 22)
+}
+TITLES = {
+    3: 'Lighthouse on the "north" pier, at dusk',     # comma and quotes: CSV quoting
+    7: XSS_TITLE,
+    10: "Old lighthouse keeper's cottage",
+    12: "Walrus resting on an ice floe",
+    17: "Lighthouse lamp room",
+}
+
+
+def chromium_path() -> str | None:
+    for candidate in (os.environ.get("CHROMIUM_PATH"), shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+def make_collection(folder: Path) -> dict:
+    """24 drawn pictures, an items CSV and a subjects CSV; returns what the viewer should show."""
+    from conftest import draw_picture
+
+    photos = folder / "photos"
+    photos.mkdir(parents=True)
+    ids = ["007", "K9045"] + [f"{1000 + i}" for i in range(2, 24)]  # text ids: leading zeros, letters
+    dates = {i: str(1900 + 2 * i) for i in range(24)}  # even years 1900-1946, so ranges avoid boundaries
+    dates[6] = "1912-1914"  # a range: its year is 1912
+    dates[20] = "Unknown"
+    dates[21] = ""
+    rows = []
+    for i, key in enumerate(ids):
+        draw_picture(100 + i, size=(120, 96)).save(photos / f"{key}.jpg", quality=90)
+        rows.append({"id": key, "url": f"https://example.org/record/{key}",
+                     "title": TITLES.get(i, f"Picture {i:02d} of the test collection"), "date": dates[i],
+                     "imageUrl": "", "thumbUrl": ""})
+    import pandas as pd
+
+    pd.DataFrame(rows).to_csv(folder / "items.csv", index=False)
+    subject_rows = [{"id": ids[i], "subject": name} for name, items in SUBJECTS.items() for i in items]
+    pd.DataFrame(subject_rows).to_csv(folder / "subjects.csv", index=False)
+    config = {"collection": {"name": "e2e", "title": "Viewer test collection", "description": "Made by the e2e test.",
+                             "about": ["Made by tests/test_viewer_e2e.py."]},
+              "images": "photos/*.jpg",
+              "metadata": {"items": "items.csv", "subjects": "subjects.csv"},
+              "features": {"pca": 8, "cache": "cache"}, "embedding": {"iterations": 250}, "jobs": 2}
+    (folder / "e2e.yaml").write_text(yaml.safe_dump(config))
+    expected = {
+        "ids": ids,
+        "titles": [row["title"] for row in rows],
+        "xssId": ids[7],
+        "subjects": {name: sorted(ids[i] for i in items) for name, items in SUBJECTS.items()},
+        "search": {"one": {"text": "walrus", "ids": [ids[12]]},
+                   "many": {"text": "lighthouse", "ids": sorted(ids[i] for i in (3, 10, 17))}},
+        # from/to chosen between the years present, so inclusive and exclusive ends agree
+        "years": {"from": 1905, "to": 1913, "ids": sorted(ids[i] for i in (3, 4, 5, 6))},
+    }
+    (folder / "expected.json").write_text(json.dumps(expected, indent=1))
+    return expected
+
+
+def run_workflow(folder: Path):
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(folder),
+                             "--cores", "2", "--configfile", str(folder / "e2e.yaml")],
+                            capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder / "results" / "e2e" / "site"
+
+
+@pytest.fixture(scope="module")
+def browser_ready(node_available):
+    if chromium_path() is None:
+        pytest.fail("Chromium is needed for the viewer's browser tests: run `make browser` "
+                    "(apt-get install chromium), or set CHROMIUM_PATH")
+    if not (ROOT / "viewer" / "node_modules" / "playwright-core").is_dir():
+        pytest.fail("playwright-core is not installed in viewer/node_modules: run `make setup`")
+    return chromium_path()
+
+
+@pytest.fixture(scope="module")
+def e2e_site(tmp_path_factory, browser_ready):
+    folder = tmp_path_factory.mktemp("viewer-e2e")
+    make_collection(folder)
+    return run_workflow(folder), folder / "expected.json"
+
+
+def test_viewer_in_a_real_browser(e2e_site, browser_ready):
+    site, expected = e2e_site
+    items = json.loads((site / "data" / "items.json").read_text())
+    assert items["title"][items["index"][json.loads(expected.read_text())["xssId"]]] == XSS_TITLE
+    ARTIFACTS.mkdir(exist_ok=True)
+    env = {**os.environ, "CHROMIUM_PATH": browser_ready}
+    result = subprocess.run(["node", str(ROOT / "viewer" / "e2e" / "run.mjs"), str(site), "--expected", str(expected),
+                             "--artifacts", str(ARTIFACTS)],
+                            capture_output=True, text=True, env=env, timeout=600)
+    output = result.stdout + result.stderr
+    print(output[-20000:])
+    assert result.returncode == 0, "viewer e2e failed:\n" + output[-12000:]
+    screenshot = ARTIFACTS / "viewer.png"
+    assert screenshot.is_file() and screenshot.stat().st_size > 10_000
+    print(f"screenshot of the loaded viewer: {screenshot}")

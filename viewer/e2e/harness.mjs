@@ -1,0 +1,120 @@
+/**
+ * Shared set-up of the browser tests and the performance benchmark: find Debian's Chromium, serve a
+ * built site with serve.mjs on a free port, launch Chromium headless through playwright-core (which
+ * downloads no browser), and open pages that record every console error, page error, failed request,
+ * HTTP error and dialog.
+ */
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const VIEWER_DIR = resolve(here, '..');
+
+/** Path of the Chromium binary: $CHROMIUM_PATH, else chromium / chromium-browser on PATH. */
+export function findChromium() {
+  const candidates = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'];
+  for (const name of ['chromium', 'chromium-browser']) {
+    try {
+      candidates.push(execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim());
+    } catch { /* not on PATH */ }
+  }
+  const found = candidates.find((p) => p && existsSync(p));
+  if (!found) {
+    throw new Error('Chromium not found: run `make browser` (apt-get install chromium) or set CHROMIUM_PATH');
+  }
+  return found;
+}
+
+export async function loadPlaywright() {
+  try {
+    return await import('playwright-core');
+  } catch (err) {
+    throw new Error(`playwright-core is not installed (${err.message}): run \`npm ci --prefix viewer\` or \`make setup\``);
+  }
+}
+
+/**
+ * Headless Chromium through playwright-core. Playwright gives the browser a fresh temporary
+ * --user-data-dir and each context a clean profile; the flags work as root and reach nothing outside.
+ */
+export async function launchBrowser() {
+  const { chromium } = await loadPlaywright();
+  const executablePath = findChromium();
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      '--disable-dev-shm-usage'],
+  });
+  return { browser, version: browser.version(), executablePath };
+}
+
+/** A fresh browser context (own storage) sized like a laptop screen, downloads allowed. */
+export function newContext(browser, options = {}) {
+  return browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true, ...options });
+}
+
+/** Serve siteDir with the viewer's own serve.mjs on a free port; resolves to {url, close()}. */
+export function serveSite(siteDir) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(process.execPath, [join(VIEWER_DIR, 'serve.mjs'), resolve(siteDir)], {
+      env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    const timer = setTimeout(() => { child.kill(); reject(new Error(`serve.mjs did not start:\n${output}`)); }, 15000);
+    const onData = (chunk) => {
+      output += chunk;
+      const m = /at (http:\/\/[^\s]+\/)/.exec(output);
+      if (m) {
+        clearTimeout(timer);
+        resolvePromise({
+          url: m[1],
+          close: () => new Promise((done) => { child.once('exit', done); child.kill(); }),
+        });
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve.mjs exited (${code}):\n${output}`)); });
+  });
+}
+
+/**
+ * A new page that records problems: console errors, uncaught page errors, failed requests,
+ * HTTP responses >= 400 and any dialog (alert/confirm/prompt, dismissed at once).
+ */
+export async function openPage(context) {
+  const page = await context.newPage();
+  const problems = [];
+  const dialogs = [];
+  page.on('console', (m) => { if (m.type() === 'error') problems.push(`console error: ${m.text()}`); });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  page.on('requestfailed', (r) => {
+    const why = r.failure()?.errorText || '';
+    // A download (CSV export) or a navigation we started ourselves is not a failure of the site.
+    if (/ERR_ABORTED/.test(why) && (r.url().startsWith('blob:') || r.url().startsWith('data:'))) return;
+    problems.push(`request failed: ${r.url()} (${why})`);
+  });
+  page.on('response', (r) => { if (r.status() >= 400) problems.push(`HTTP ${r.status()}: ${r.url()}`); });
+  page.on('dialog', (d) => { dialogs.push(`${d.type()}: ${d.message()}`); d.dismiss().catch(() => {}); });
+  return { page, problems, dialogs };
+}
+
+/** Wait for a performance mark the viewer sets (viewer-data-loaded, viewer-ready). */
+export async function waitForMark(page, name, timeout = 20000) {
+  await page.waitForFunction((n) => performance.getEntriesByName(n, 'mark').length > 0, name, { timeout });
+}
+
+/** The site's own data, read from disk: collection.json, items.json and neighbours.json if any. */
+export function readSite(siteDir) {
+  const read = (p) => JSON.parse(readFileSync(join(siteDir, p), 'utf8'));
+  const collection = read('data/collection.json');
+  const items = read(collection.items || 'data/items.json');
+  let neighbours = null;
+  if (existsSync(join(siteDir, 'data', 'neighbours.json'))) neighbours = read('data/neighbours.json');
+  return { collection, items, neighbours };
+}
