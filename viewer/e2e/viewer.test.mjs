@@ -91,7 +91,7 @@ async function waitForText(page, selector, wanted, timeout = 5000) {
     const t = await text(page, selector);
     return (typeof wanted === 'string' ? t === wanted : wanted.test(t)) ? t : null;
   }, timeout);
-  if (!got) assert.fail(`${selector}: expected ${wanted}, found "${await text(page, selector)}"`);
+  if (!got) assert.fail(`${selector}: expected ${wanted}, found "${await text(page, selector)}" (at ${page.url()})`);
   return got;
 }
 
@@ -133,8 +133,14 @@ async function setYears(page, from, to) {
   await page.locator('#year-to').press('Tab');
 }
 
+/** The hash's parameters as raw (still encoded) text, by key. */
 function parseHash(url) {
-  return new URLSearchParams(new URL(url).hash.slice(1));
+  const raw = new Map();
+  for (const part of new URL(url).hash.slice(1).split('&')) {
+    const eq = part.indexOf('=');
+    if (eq > 0) raw.set(part.slice(0, eq), part.slice(eq + 1));
+  }
+  return raw;
 }
 
 // --- screen geometry and pixels, for hover and for checking which cells are dimmed ---
@@ -281,17 +287,18 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await eventually(() => page.locator('#panel').isHidden());
     assert.equal(await page.locator('#panel').isHidden(), true, '.panel-close closes the panel');
 
-    // Every occupied cell of the whole-mosaic view: hover gives its own title.
-    const view = await wholeMosaicView(page);
-    await page.goto(`${server.url}#${view.hash}`);
-    await page.reload();
-    await waitForMark(page, 'viewer-ready');
-    for (const { item, rect } of await measurableCells(page, view)) {
-      const point = { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
-      const tip = await hoverUntilTitle(page, point, titleOf(item), 4000);
-      assert.ok(tip, `hover over cell (${items.col[item]},${items.row[item]}): expected "${titleOf(item)}", found "${await text(page, '#tooltip')}"`);
-    }
+    const view = await wholeMosaicView(page); // the viewer's size does not depend on the link
     await finish(s);
+
+    // Every occupied cell of the whole-mosaic view: hover gives its own title.
+    const s2 = await open(view.hash);
+    const page2 = s2.page;
+    for (const { item, rect } of await measurableCells(page2, view)) {
+      const point = { x: rect.x + rect.width / 2, y: rect.y + rect.height / 2 };
+      const tip = await hoverUntilTitle(page2, point, titleOf(item), 4000);
+      assert.ok(tip, `hover over cell (${items.col[item]},${items.row[item]}): expected "${titleOf(item)}", found "${await text(page2, '#tooltip')}"`);
+    }
+    await finish(s2);
   });
 
   test('subject, any/all and year filters dim the right cells and count them; resets restore', async () => {
@@ -478,7 +485,9 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await page.selectOption('#subject-mode', 'all');
     await eventually(async () => parseHash(page.url()).get('s'));
     const hash = parseHash(page.url());
-    assert.deepEqual((hash.get('s') || '').split(','), [second], `hash s= after a click: ${page.url()}`);
+    assert.deepEqual((hash.get('s') || '').split(',').map(decodeURIComponent), [second], `hash s= after a click: ${page.url()}`);
+    assert.ok(!/[ &]/.test(decodeURIComponent(hash.get('s')).replace(second, '')) && hash.get('s') === enc(second),
+      `s= holds encodeURIComponent(name): ${hash.get('s')}`);
     assert.equal(hash.get('mode'), 'all');
     await page.reload();
     await waitForMark(page, 'viewer-ready');

@@ -1,0 +1,177 @@
+"""The viewer's load and filter timings on a 13,000-item site, in headless Chromium.
+
+The site is built from the stage scripts directly, without features or t-SNE: the first 13,000 ids of the
+library's images.csv (so titles, dates and subjects are real), laid out on the grid in file order, each
+cell one of the 1,500 real 128 px thumbnails of ../shared/data/amnh-sample/sample.zip (hard-linked, so the
+cells cost no disk space), then scripts/tiles.py, scripts/metadata.py and scripts/site.py with the
+Snakefile's flags. viewer/e2e/perf.mjs then loads the page 3 times, each in a fresh browser context, and
+times it: navigation start to the viewer's `viewer-data-loaded` and `viewer-ready` marks, and the viewer's
+`filter-update` measures for selecting subjects, switching any/all, setting a year range, typing a search
+and resetting, plus the browser's input-to-next-paint time of the same interactions (Event Timing API).
+
+    python bench/viewer_perf.py [--workdir /tmp/viewer-perf] [--rebuild] [--loads 3] [--count 13000]
+"""
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+from PIL import Image, ImageOps
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
+sys.path.insert(0, str(ROOT / "scripts"))
+from common import auto_grid_size  # noqa: E402
+
+CELL = 128
+INTERACTIVE_MS = 2000
+FILTER_MS = 100
+
+
+def machine() -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
+    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
+                  if line.startswith("MemTotal"))
+    return f"{os.cpu_count()} vCPUs ({cpu}), {memory / 2**20:.0f} GiB, no GPU"
+
+
+def run(*command):
+    started = time.perf_counter()
+    result = subprocess.run([str(c) for c in command], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{' '.join(map(str, command))} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
+    return time.perf_counter() - started
+
+
+def build_site(work: Path, count: int) -> Path:
+    """The site of `count` real ids with the sample's thumbnails as cells; returns its folder."""
+    work.mkdir(parents=True, exist_ok=True)
+    thumbs = work / "thumbs"
+    if not thumbs.is_dir():
+        temp = work / "thumbs.tmp"
+        temp.mkdir(exist_ok=True)
+        with zipfile.ZipFile(SAMPLE / "sample.zip") as archive:
+            for name in sorted(archive.namelist()):
+                if not name.lower().endswith(".jpg"):
+                    continue
+                with archive.open(name) as handle, Image.open(handle) as image:
+                    image = ImageOps.exif_transpose(image).convert("RGB")
+                    if image.size != (CELL, CELL):
+                        image = ImageOps.fit(image, (CELL, CELL), Image.Resampling.LANCZOS)
+                    image.save(temp / Path(name).name, quality=90)
+        temp.rename(thumbs)
+    pictures = sorted(thumbs.glob("*.jpg"))
+
+    records = pd.read_csv(SAMPLE / "images.csv", dtype=str, keep_default_na=False)
+    ids = list(dict.fromkeys(records["id"]))[:count]
+    if len(ids) < count:
+        raise SystemExit(f"images.csv has only {len(ids)} ids")
+    cols, rows = auto_grid_size(count)
+    grid = work / "grid.csv"
+    with open(grid, "w", encoding="utf-8") as handle:
+        handle.write(f"# grid {cols}x{rows}\n")
+        pd.DataFrame({"id": ids, "col": [k % cols for k in range(count)],
+                      "row": [k // cols for k in range(count)]}).to_csv(handle, index=False)
+    cells = work / "cells"
+    if not cells.is_dir() or len(list(cells.glob("*.jpg"))) != count:
+        temp = work / "cells.tmp"
+        temp.mkdir(exist_ok=True)
+        for k, key in enumerate(ids):
+            target = temp / f"{key}.jpg"
+            if not target.exists():
+                os.link(pictures[k % len(pictures)], target)
+        temp.rename(cells)
+
+    timings = {}
+    python = sys.executable
+    if not (work / "tiles" / "mosaic.dzi").is_file():
+        timings["tiles"] = run(python, ROOT / "scripts" / "tiles.py", "-in", grid, "-cells", cells,
+                               "-out", work / "tiles", "-tile", CELL, "-tsize", CELL, "-overlap", 1, "-format", "jpg",
+                               "-quality", 90, "-background", "0,0,0", "-jobs", 2)
+    if not (work / "items.json").is_file():
+        timings["metadata"] = run(python, ROOT / "scripts" / "metadata.py", "-in", SAMPLE / "images.csv",
+                                  f"-sub={SAMPLE / 'subjects.csv'}", "-preset", "original", "-columns={}",
+                                  "-subject-columns=null", "-grid", grid, "-out", work / "items.json",
+                                  "-report", work / "metadata_report.csv", "-subjects-out", work / "subjects.csv",
+                                  "-subjects-top", 64, "-max-unmatched", 0.5, "-years", "1400-")
+    site = work / "site"
+    if site.exists():
+        subprocess.run(["rm", "-rf", str(site)], check=True)
+    timings["site"] = run(python, ROOT / "scripts" / "site.py", "-tiles", work / "tiles", "-cells", cells,
+                          "-items", work / "items.json", "-out", site, "-viewer", ROOT / "viewer",
+                          "-name", "amnh13k", "-title=AMNH photographs (13,000, benchmark)",
+                          "-description=The library's metadata on the sample's thumbnails, for timing the viewer.",
+                          "-about=[]")
+    for stage, seconds in timings.items():
+        print(f"built {stage} in {seconds:.1f} s", file=sys.stderr)
+    return site
+
+
+def summary(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None, None
+    return statistics.median(values), max(values)
+
+
+def fmt(pair, unit=" ms", floor=None):
+    median, largest = pair
+    if median is None:
+        return f"< {floor}{unit}" if floor else "n/a"
+    return f"{median:.0f} / {largest:.0f}{unit}" if largest >= 10 else f"{median:.1f} / {largest:.1f}{unit}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workdir", default="/tmp/viewer-perf", help="where the site is built (kept for reruns)")
+    parser.add_argument("--rebuild", action="store_true", help="build everything again")
+    parser.add_argument("--count", type=int, default=13000)
+    parser.add_argument("--loads", type=int, default=3)
+    parser.add_argument("--json", default=None, help="also write the raw timings here")
+    args = parser.parse_args()
+    work = Path(args.workdir)
+    if args.rebuild:
+        subprocess.run(["rm", "-rf", str(work)], check=True)
+    site = build_site(work, args.count)
+    raw = work / "perf.json"
+    subprocess.run(["node", str(ROOT / "viewer" / "e2e" / "perf.mjs"), str(site), "--loads", str(args.loads),
+                    "--json", str(raw)], check=True)
+    result = json.loads(raw.read_text())
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    loads = result["loads"]
+    problems = [p for load in loads for p in load["problems"]]
+
+    print(f"\nMachine: {machine()}; headless Chromium {result['chromium']}; {result['count']:,} items, "
+          f"{len(loads)} page loads, each in a fresh browser context.\n")
+    print("| measured | median / max | target |\n|---|---|---|")
+    data = summary([load["dataLoaded"] for load in loads])
+    ready = summary([load["ready"] for load in loads])
+    print(f"| navigation start to `viewer-data-loaded` | {fmt(data)} | |")
+    verdict = "met" if ready[1] is not None and ready[1] <= INTERACTIVE_MS else "**missed**"
+    print(f"| navigation start to `viewer-ready` (mosaic visible) | {fmt(ready)} | {INTERACTIVE_MS:,} ms: {verdict} |")
+    names = list(loads[0]["actions"])
+    for name in names:
+        measures = summary([m for load in loads for m in load["actions"][name]["measures"]])
+        paint = summary([p for load in loads for p in load["actions"][name]["paint"]])
+        verdict = "met" if measures[1] is not None and measures[1] <= FILTER_MS else "**missed**"
+        count = sum(len(load["actions"][name]["measures"]) for load in loads)
+        print(f"| {name}: `filter-update` ({count} measures) | {fmt(measures)} | {FILTER_MS} ms: {verdict} |")
+        paint_verdict = "met" if paint[1] is None or paint[1] <= FILTER_MS else "**missed**"
+        print(f"| {name}: input to next paint | {fmt(paint, floor=16)} | {FILTER_MS} ms: {paint_verdict} |")
+    print(f"\nSubjects {', '.join(result['subjects'])}; years {result['years'][0]}-{result['years'][1]}; "
+          f"search '{result['search']}' ({loads[-1]['searchCount']}).")
+    if problems:
+        print("\nPage problems: " + "; ".join(sorted(set(problems))))
+
+
+if __name__ == "__main__":
+    main()
