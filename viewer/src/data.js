@@ -48,8 +48,9 @@ function column(items, key, count, fallback) {
  * per-item columns, `cellItem` (Int32Array cols*rows, -1 = empty cell) and subject tables.
  * Lenient on optional fields (missing strings become ''), strict on the grid, because a wrong
  * grid would silently map clicks to the wrong photographs.
- * @returns {{collection, grid, count, ids, col, row, title, date, year, yearEnd, url, imageUrl,
- *   thumbUrl, thumb, subjects, subjectNames, subjectCounts, cellItem, warnings: string[]}}
+ * @returns {{collection, grid, count, ids, idPosition: Map<string, number>, col, row, title, date,
+ *   dateLabel, description, rights, year, yearEnd, url, imageUrl, thumbUrl, thumb, subjects,
+ *   subjectNames, subjectCounts, cellItem, warnings: string[]}}
  */
 export function buildIndex(collection, items) {
   if (!collection || typeof collection !== 'object') throw new Error('collection.json is not an object');
@@ -102,10 +103,15 @@ export function buildIndex(collection, items) {
   if (outside) warnings.push(`${outside} item(s) lie outside the ${grid.cols}x${grid.rows} grid`);
   if (clashes) warnings.push(`${clashes} item(s) share a cell with another item`);
 
+  const idPosition = new Map();
+  idCol.forEach((id, i) => { if (!idPosition.has(id)) idPosition.set(id, i); });
+
   return {
     collection, grid, count,
-    ids: idCol, col, row,
+    ids: idCol, idPosition, col, row,
     title: str('title'), date: str('date'), dateLabel: str('dateLabel'),
+    // Optional free-text columns, shown in the details panel when not empty.
+    description: str('description'), rights: str('rights'),
     year, yearEnd,
     url: str('url'), imageUrl: str('imageUrl'), thumbUrl: str('thumbUrl'), thumb: str('thumb'),
     subjects, subjectNames, subjectCounts,
@@ -119,6 +125,12 @@ export function buildIndex(collection, items) {
  */
 export function displayDate(index, i) {
   return index.dateLabel[i] || index.date[i] || '';
+}
+
+/** Position of the item with this id (ids are compared as strings), or -1. */
+export function positionOfId(index, id) {
+  const i = index.idPosition.get(String(id));
+  return i === undefined ? -1 : i;
 }
 
 /**

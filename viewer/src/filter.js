@@ -1,12 +1,13 @@
 /**
- * Filter logic: items match when they have ANY selected subject (if any are selected)
- * AND a year in the selected range (if one is set). Items with an unknown year only drop
- * out while a date filter is active. Pure, so the rules are tested without a browser.
+ * Filter logic: items match when they have ANY (mode 'any', the default) or ALL (mode 'all')
+ * of the selected subjects (if any are selected) AND a year in the selected range (if one is
+ * set). Items with an unknown year only drop out while a date filter is active. Pure, so the
+ * rules are tested without a browser.
  */
 
-/** An empty filter state: no subjects selected, no year range. */
+/** An empty filter state: no subjects selected, mode 'any', no year range. */
 export function emptyFilter() {
-  return { subjects: new Set(), years: null };
+  return { subjects: new Set(), mode: 'any', years: null };
 }
 
 export function isFilterActive(filter) {
@@ -21,9 +22,13 @@ export function itemMatches(index, i, filter) {
   }
   if (filter.subjects.size > 0) {
     const list = index.subjects[i];
-    let any = false;
-    for (let k = 0; k < list.length; k++) if (filter.subjects.has(list[k])) { any = true; break; }
-    if (!any) return false;
+    if (filter.mode === 'all') {
+      for (const s of filter.subjects) if (!list.includes(s)) return false;
+    } else {
+      let any = false;
+      for (let k = 0; k < list.length; k++) if (filter.subjects.has(list[k])) { any = true; break; }
+      if (!any) return false;
+    }
   }
   return true;
 }
@@ -40,7 +45,24 @@ export function computeMatches(index, filter) {
 
 /** Only the subject part of a filter, so the histogram can show what the subjects leave. */
 export function subjectsOnly(filter) {
-  return { subjects: filter.subjects, years: null };
+  return { subjects: filter.subjects, mode: filter.mode, years: null };
+}
+
+/** Flags that are 1 where both `a` and `b` are (either may be null = everything); with the count. */
+export function intersectMatches(a, b, count) {
+  const out = new Uint8Array(count);
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    if ((!a || a[i]) && (!b || b[i])) { out[i] = 1; n++; }
+  }
+  return { matches: out, n };
+}
+
+/** Positions of the set flags, in item order (at most `limit`). */
+export function matchingPositions(flags, limit = Infinity) {
+  const out = [];
+  for (let i = 0; i < flags.length && out.length < limit; i++) if (flags[i]) out.push(i);
+  return out;
 }
 
 /**

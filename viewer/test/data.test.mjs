@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildIndex, displayDate, loadCollection, safeHref, toYear } from '../src/data.js';
+import { buildIndex, displayDate, loadCollection, positionOfId, safeHref, toYear } from '../src/data.js';
 import { makeCollection, makeItems } from './fixtures.mjs';
 
 test('cellItem maps every cell to its item, -1 for empty cells', () => {
@@ -119,4 +119,16 @@ test('displayDate prefers the optional dateLabel column', () => {
   assert.equal(displayDate(labelled, 1), 'ca. 1909');
   assert.equal(displayDate(labelled, 2), 'Unknown'); // empty label falls back to the date column
   assert.equal(displayDate(labelled, 5), '1960');
+});
+
+test('description and rights are optional text columns; ids look up positions', () => {
+  const items = makeItems();
+  items.description = ['A ship <b>at sea</b>', null];
+  const index = buildIndex(makeCollection(), items);
+  assert.equal(index.description[0], 'A ship <b>at sea</b>');
+  assert.equal(index.description[1], '');
+  assert.equal(index.rights[0], '');
+  assert.equal(positionOfId(index, 'K9045'), 1);
+  assert.equal(positionOfId(index, '0001'), 0);
+  assert.equal(positionOfId(index, '1'), -1);
 });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { buildIndex } from '../src/data.js';
-import { computeMatches, emptyFilter, isFilterActive, itemMatches, maskPixels, subjectsOnly } from '../src/filter.js';
+import { computeMatches, emptyFilter, intersectMatches, isFilterActive, itemMatches, maskPixels, matchingPositions,
+  subjectsOnly } from '../src/filter.js';
 import { makeCollection, makeItems } from './fixtures.mjs';
 
 const index = buildIndex(makeCollection(), makeItems());
@@ -41,4 +42,25 @@ test('mask veils non-matching and empty cells only', () => {
   const alpha = Array.from({ length: 12 }, (_, cell) => px[cell * 4 + 3]);
   // matching items 0, 3, 6 sit in cells 0, 3, 6; cells 10 and 11 are empty
   assert.deepEqual(alpha, [0, 200, 200, 0, 200, 200, 0, 200, 200, 200, 200, 200]);
+});
+
+test('mode all keeps items that have every selected subject', () => {
+  // subjects: [[0, 2], [1], [], [0], [2], [1, 2], [0], [], [3], [1]]
+  assert.deepEqual(matching({ subjects: new Set([0, 2]), mode: 'all', years: null }), [0]);
+  assert.deepEqual(matching({ subjects: new Set([1, 2]), mode: 'all', years: null }), [5]);
+  assert.deepEqual(matching({ subjects: new Set([1]), mode: 'all', years: null }), [1, 5, 9]);
+  assert.deepEqual(matching({ subjects: new Set([0, 2]), mode: 'any', years: null }), [0, 3, 4, 5, 6]);
+  assert.deepEqual(matching({ subjects: new Set([0, 2]), mode: 'all', years: [1900, 2000] }), []);
+  assert.deepEqual(matching({ subjects: new Set(), mode: 'all', years: null }).length, 10);
+  assert.equal(subjectsOnly({ subjects: new Set([1]), mode: 'all', years: [1, 2] }).mode, 'all');
+});
+
+test('intersectMatches and matchingPositions', () => {
+  const a = Uint8Array.from([1, 1, 0, 1]);
+  const b = Uint8Array.from([0, 1, 1, 1]);
+  assert.deepEqual(intersectMatches(a, b, 4), { matches: Uint8Array.from([0, 1, 0, 1]), n: 2 });
+  assert.deepEqual(intersectMatches(null, b, 4).n, 3);
+  assert.deepEqual(intersectMatches(null, null, 4).n, 4);
+  assert.deepEqual(matchingPositions(a), [0, 1, 3]);
+  assert.deepEqual(matchingPositions(a, 2), [0, 1]);
 });

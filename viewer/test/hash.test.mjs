@@ -1,0 +1,69 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { buildIndex } from '../src/data.js';
+import { decodeHash, encodeHash, resolveHash, roundCoord, roundZoom, yearRange } from '../src/hash.js';
+import { makeCollection, makeItems } from './fixtures.mjs';
+
+const index = buildIndex(makeCollection(), makeItems());
+
+test('rounding: 5 decimals for the centre, 3 significant digits for the zoom', () => {
+  assert.equal(roundCoord(0.123456789), 0.12346);
+  assert.equal(roundCoord(-0.000001), 0);
+  assert.equal(Object.is(roundCoord(-0.000001), -0), false);
+  assert.equal(roundZoom(12.3456), 12.3);
+  assert.equal(roundZoom(0.81234), 0.812);
+  assert.equal(roundZoom(1234.5), 1230);
+});
+
+test('encodeHash writes keys in a fixed order and leaves defaults out', () => {
+  assert.equal(encodeHash({ view: null, subjects: [], mode: 'any', from: null, to: null, q: '', item: null }), '');
+  assert.equal(encodeHash({
+    view: { x: 0.5, y: 0.4123456, z: 2.34567 }, subjects: ['Ships', 'A, B & C'], mode: 'all',
+    from: 1890, to: 1929, q: 'brick wall', item: 'K 9045/1',
+  }), 'x=0.5&y=0.41235&z=2.35&s=Ships,A%2C%20B%20%26%20C&mode=all&from=1890&to=1929&q=brick%20wall&item=K%209045%2F1');
+  assert.equal(encodeHash({ view: { x: 1, y: NaN, z: 1 }, subjects: [], q: '  ' }), '');
+});
+
+test('decodeHash reverses encodeHash', () => {
+  const state = {
+    view: { x: 0.25, y: 0.75, z: 3.5 }, subjects: ['Ships', 'A, B & C', 'C++'], mode: 'all',
+    from: -50, to: 1929, q: 'brick + wall', item: '0001',
+  };
+  assert.deepEqual(decodeHash(`#${encodeHash(state)}`), state);
+});
+
+test('decodeHash tolerates junk: bad numbers, bad escapes, unknown keys', () => {
+  const d = decodeHash('#x=abc&y=0.5&z=2&s=%E0%A4%A,Ships,,Ships&mode=ALL&from=19x0&to=1950&foo=bar&q=%&item=');
+  assert.equal(d.view, null); // x is not a number, so the view is not used at all
+  assert.deepEqual(d.subjects, ['Ships']);
+  assert.equal(d.mode, 'any');
+  assert.equal(d.from, null);
+  assert.equal(d.to, 1950);
+  assert.equal(d.q, '');
+  assert.equal(d.item, null);
+  assert.deepEqual(decodeHash(''), { view: null, subjects: [], mode: 'any', from: null, to: null, q: '', item: null });
+  assert.equal(decodeHash('x=1&y=1&z=0').view, null); // zoom must be positive
+  assert.equal(decodeHash('q=brick+wall').q, 'brick wall'); // URLSearchParams style
+});
+
+test('yearRange makes a half-open range from inclusive years, filling a missing end', () => {
+  assert.deepEqual(yearRange(1890, 1929, [1850, 1990]), [1890, 1930]);
+  assert.deepEqual(yearRange(1929, 1890, [1850, 1990]), [1890, 1930]);
+  assert.deepEqual(yearRange(1900, null, [1850, 1990]), [1900, 1991]);
+  assert.deepEqual(yearRange(null, 1900, [1850, 1990]), [1850, 1901]);
+  assert.deepEqual(yearRange(1900, null, null), [1900, 1901]);
+  assert.equal(yearRange(null, null, [1850, 1990]), null);
+});
+
+test('resolveHash maps names and ids to the collection and drops unknown ones', () => {
+  const r = resolveHash(decodeHash('s=Ships,Nope,meteorites&item=K9045&from=1900&to=1909'), index, [1897, 1960]);
+  assert.deepEqual([...r.subjects], [0, 1]); // exact name, then case-insensitive
+  assert.equal(r.item, 1);
+  assert.deepEqual(r.years, [1900, 1910]);
+  const none = resolveHash(decodeHash('s=Nope&item=missing'), index);
+  assert.equal(none.subjects.size, 0);
+  assert.equal(none.item, -1);
+  assert.equal(none.years, null);
+  assert.equal(resolveHash(decodeHash('item=0001'), index).item, 0); // ids are strings: leading zeros kept
+  assert.equal(resolveHash(decodeHash('item=1'), index).item, -1);
+});
