@@ -109,7 +109,7 @@ def e2e_site(tmp_path_factory, browser_ready):
     return run_workflow(folder), folder / "expected.json"
 
 
-def test_viewer_in_a_real_browser(e2e_site, browser_ready):
+def test_viewer_in_a_real_browser(e2e_site, browser_ready, capsys):
     site, expected = e2e_site
     items = json.loads((site / "data" / "items.json").read_text())
     assert items["title"][items["index"][json.loads(expected.read_text())["xssId"]]] == XSS_TITLE
@@ -123,4 +123,5 @@ def test_viewer_in_a_real_browser(e2e_site, browser_ready):
     assert result.returncode == 0, "viewer e2e failed:\n" + output[-12000:]
     screenshot = ARTIFACTS / "viewer.png"
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000
-    print(f"screenshot of the loaded viewer: {screenshot}")
+    with capsys.disabled():
+        print(f"\nscreenshot of the loaded viewer: {screenshot}")
