@@ -1,13 +1,16 @@
 /**
- * Subject treemap and date histogram with brush. Owns the filter state and reports each
- * change through onChange({filter, matches, n}). Text goes in with d3's .text() only.
+ * Subject treemap (ANY/ALL mode), date histogram with brush and year inputs. Owns the filter
+ * state and reports each change through onChange({filter, matches, n, active, started}), where
+ * `started` is the performance.now() at which the recomputation began. Text goes in with
+ * d3's .text() only.
  */
 import { select } from 'd3-selection';
 import { scaleLinear } from 'd3-scale';
 import { axisBottom } from 'd3-axis';
 import { brushX } from 'd3-brush';
 import { computeMatches, emptyFilter, isFilterActive, subjectsOnly } from '../filter.js';
-import { rangeLabel, snapToBins, yearBins } from '../histogram.js';
+import { rangeLabel, snapToBins, yearBins, yearExtent } from '../histogram.js';
+import { yearRange } from '../hash.js';
 import { layoutTreemap, topSubjects } from '../treemap.js';
 
 const PALETTE = ['#8ecae6', '#ffb703', '#90be6d', '#f4a261', '#cdb4db', '#e5989b', '#a8dadc', '#e9c46a',
@@ -15,19 +18,37 @@ const PALETTE = ['#8ecae6', '#ffb703', '#90be6d', '#f4a261', '#cdb4db', '#e5989b
 
 /**
  * @param {{treemap:HTMLElement, otherSubjects:HTMLElement, histogram:HTMLElement, dateSummary:HTMLElement,
- *   count:HTMLElement, resetSubjects:HTMLButtonElement, resetDates:HTMLButtonElement, resetAll:HTMLButtonElement}} els
+ *   mode:HTMLSelectElement, subjectsHint:HTMLElement, yearFrom:HTMLInputElement, yearTo:HTMLInputElement,
+ *   resetSubjects:HTMLButtonElement, resetDates:HTMLButtonElement}} els
  */
 export function createFilters(els, index, { onChange }) {
   const filter = emptyFilter();
   const top = topSubjects(index, 24);
   const inTreemap = new Set(top.map((d) => d.subject));
   const { bins } = yearBins(index.year);
-  const nf = new Intl.NumberFormat();
+  const extent = yearExtent(index.year);
+  const nf = new Intl.NumberFormat('en');
   let histogram = null; // {width, x, bars, brushG, brush} for the current size
 
   els.resetSubjects.addEventListener('click', () => { filter.subjects.clear(); update(); });
-  els.resetDates.addEventListener('click', () => setYears(null, true));
-  els.resetAll.addEventListener('click', () => { filter.subjects.clear(); setYears(null, true); });
+  els.resetDates.addEventListener('click', () => setYears(null));
+  els.mode.addEventListener('change', () => {
+    filter.mode = els.mode.value === 'all' ? 'all' : 'any';
+    update();
+  });
+  if (extent) {
+    els.yearFrom.placeholder = String(extent[0]);
+    els.yearTo.placeholder = String(extent[1]);
+  }
+  // Typed years apply on `change` (Enter or leaving the field), not on every keystroke.
+  const readYear = (input) => {
+    const v = input.value.trim();
+    const n = Number(v);
+    return v !== '' && Number.isFinite(n) ? Math.trunc(n) : null;
+  };
+  const onYearInput = () => setYears(yearRange(readYear(els.yearFrom), readYear(els.yearTo), extent));
+  els.yearFrom.addEventListener('change', onYearInput);
+  els.yearTo.addEventListener('change', onYearInput);
 
   function toggleSubject(s) {
     if (filter.subjects.has(s)) filter.subjects.delete(s);
@@ -35,10 +56,24 @@ export function createFilters(els, index, { onChange }) {
     update();
   }
 
-  function setYears(range, moveBrush = false) {
+  /** Set the year range (half-open [from, to) or null), moving the brush unless it made the change. */
+  function setYears(range, fromBrush = false) {
     filter.years = range;
-    if (moveBrush && histogram) histogram.brushG.call(histogram.brush.move, range ? range.map(histogram.x) : null);
+    if (!fromBrush) moveBrush();
     update();
+  }
+
+  /** Put the brush over filter.years (clamped to the chart), or remove it. */
+  function moveBrush() {
+    if (!histogram) return;
+    const [lo, hi] = histogram.x.domain();
+    const r = filter.years ? [Math.max(lo, filter.years[0]), Math.min(hi, filter.years[1])] : null;
+    histogram.brushG.call(histogram.brush.move, r && r[1] > r[0] ? r.map(histogram.x) : null);
+  }
+
+  function showYearInputs() {
+    els.yearFrom.value = filter.years ? String(filter.years[0]) : '';
+    els.yearTo.value = filter.years ? String(filter.years[1] - 1) : '';
   }
 
   // --- treemap: one <button> per subject, absolutely positioned ---
@@ -51,6 +86,7 @@ export function createFilters(els, index, { onChange }) {
       .join((enter) => enter.append('button')
         .attr('type', 'button')
         .attr('class', 'tile')
+        .attr('data-subject', (d) => d.name)
         .on('click', (event, d) => toggleSubject(d.subject))
         .call((b) => b.append('span').attr('class', 'tile-name'))
         .call((b) => b.append('span').attr('class', 'tile-count')))
@@ -77,9 +113,12 @@ export function createFilters(els, index, { onChange }) {
       .data(others, (s) => s)
       .join((enter) => enter.append('button').attr('type', 'button').attr('class', 'chip')
         .attr('aria-pressed', 'true')
-        .on('click', (event, s) => toggleSubject(s)))
-      .text((s) => `${index.subjectNames[s]} ×`)
-      .attr('title', 'Remove this subject from the filter');
+        .on('click', (event, s) => toggleSubject(s))
+        .call((b) => b.append('span').attr('class', 'chip-name'))
+        .call((b) => b.append('span').attr('class', 'chip-x').attr('aria-hidden', 'true').text(' ×')))
+      .attr('data-subject', (s) => index.subjectNames[s])
+      .attr('title', 'Remove this subject from the filter')
+      .call((b) => b.select('.chip-name').text((s) => index.subjectNames[s]));
   }
 
   // --- histogram of years with a brush snapping to bins ---
@@ -109,17 +148,19 @@ export function createFilters(els, index, { onChange }) {
         if (!event.sourceEvent || !event.selection) return;
         const [a, b] = event.selection.map(x.invert);
         const range = snapToBins(a, b, bins);
-        if (String(range) !== String(filter.years)) setYears(range);
+        if (String(range) !== String(filter.years)) setYears(range, true);
       })
       .on('end', (event) => {
         if (!event.sourceEvent) return; // our own brush.move below
         const range = event.selection ? snapToBins(...event.selection.map(x.invert), bins) : null;
         brushG.call(brush.move, range ? range.map(x) : null);
-        setYears(range);
+        setYears(range, true);
       });
     const brushG = svg.append('g').attr('class', 'brush').call(brush);
-    if (filter.years) brushG.call(brush.move, filter.years.map(x));
+    // The brush's overlay is mouse-only; the year inputs below the chart are its keyboard twin.
+    brushG.selectAll('rect, .handle').attr('aria-hidden', 'true');
     histogram = { width, height, x, bars, brush, brushG };
+    moveBrush();
     updateHistogramBars();
   }
   function updateHistogramBars() {
@@ -143,17 +184,21 @@ export function createFilters(els, index, { onChange }) {
   }
 
   function update() {
+    const started = performance.now();
     const { matches, n } = computeMatches(index, filter);
-    els.count.textContent = `${nf.format(n)} of ${nf.format(index.count)} items`;
     els.resetSubjects.disabled = filter.subjects.size === 0;
     els.resetDates.disabled = filter.years === null;
-    els.resetAll.disabled = !isFilterActive(filter);
+    els.mode.value = filter.mode;
+    els.subjectsHint.textContent = filter.mode === 'all'
+      ? 'Pick one or more subjects: items with all of them stay bright.'
+      : 'Pick one or more subjects: items with any of them stay bright.';
     els.dateSummary.textContent = filter.years
       ? `Years ${rangeLabel(filter.years)} (items without a known year are hidden).`
-      : bins.length ? 'Drag across the chart to choose a range of years.' : '';
+      : bins.length ? 'Drag across the chart or type the years below.' : '';
+    showYearInputs();
     updateTreemapSelection();
     updateHistogramBars();
-    onChange({ filter, matches, n, active: isFilterActive(filter) });
+    onChange({ filter, matches, n, active: isFilterActive(filter), started });
   }
 
   // Lay out again whenever the sidebar changes size (first show, window resize, toggling).
@@ -173,7 +218,21 @@ export function createFilters(els, index, { onChange }) {
   update();
   return {
     filter,
+    extent,
     toggleSubject,
     isSubjectSelected: (s) => filter.subjects.has(s),
+    /** Replace the whole filter (from a link) with one recomputation. */
+    setState({ subjects = new Set(), mode = 'any', years = null }) {
+      filter.subjects = new Set(subjects);
+      filter.mode = mode === 'all' ? 'all' : 'any';
+      filter.years = years;
+      moveBrush();
+      update();
+    },
+    /** Clear subjects and years (the mode stays as chosen). */
+    reset() {
+      filter.subjects.clear();
+      setYears(null);
+    },
   };
 }

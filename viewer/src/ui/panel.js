@@ -7,9 +7,10 @@ import { displayDate, safeHref } from '../data.js';
 /**
  * @param {HTMLElement} root  the <aside> from index.html
  * @param {object} index
- * @param {{onClose():void, onSubject(subject:number):void, isSubjectSelected(subject:number):boolean}} handlers
+ * @param {{onClose():void, onSubject(subject:number):void, isSubjectSelected(subject:number):boolean,
+ *   onJump(item:number):void}} handlers  onJump: a "more like this" thumbnail was chosen
  */
-export function createPanel(root, index, { onClose, onSubject, isSubjectSelected }) {
+export function createPanel(root, index, { onClose, onSubject, isSubjectSelected, onJump }) {
   const $ = (sel) => root.querySelector(sel);
   const thumb = $('.panel-thumb');
   const title = $('.panel-title');
@@ -20,8 +21,12 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
   const record = $('.panel-record');
   const full = $('.panel-image');
   const ident = $('.panel-id');
+  const description = $('.panel-description');
+  const rights = $('.panel-rights');
+  const rightsHeading = $('.panel-rights-heading');
   const closeButton = $('.panel-close');
   let current = -1;
+  let similar = null; // the <section id="similar">, while shown
 
   closeButton.addEventListener('click', () => onClose());
 
@@ -42,6 +47,7 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
       b.type = 'button';
       b.className = 'chip';
       b.textContent = index.subjectNames[s];
+      b.dataset.subject = index.subjectNames[s];
       b.setAttribute('aria-pressed', String(isSubjectSelected(s)));
       b.title = isSubjectSelected(s) ? 'Remove this subject from the filter' : 'Show items with this subject';
       b.addEventListener('click', () => onSubject(s));
@@ -50,9 +56,46 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
     }
   }
 
+  /** Section "More like this": one button per neighbour with its local thumbnail. */
+  function renderSimilar(items) {
+    const section = document.createElement('section');
+    section.id = 'similar';
+    section.setAttribute('aria-labelledby', 'similar-heading');
+    const h = document.createElement('h3');
+    h.id = 'similar-heading';
+    h.textContent = 'More like this';
+    const grid = document.createElement('div');
+    grid.className = 'similar-grid';
+    for (const j of items) {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.className = 'similar-item';
+      b.dataset.item = String(j);
+      const name = index.title[j] || 'Untitled';
+      b.title = name;
+      const img = document.createElement('img');
+      img.alt = name;
+      img.loading = 'lazy';
+      img.decoding = 'async';
+      const src = safeHref(index.thumb[j]) || safeHref(index.thumbUrl[j]);
+      if (src) img.src = src;
+      b.append(img);
+      b.addEventListener('click', () => onJump(j));
+      grid.append(b);
+    }
+    section.append(h, grid);
+    return section;
+  }
+
+  function removeSimilar() {
+    if (similar) similar.remove();
+    similar = null;
+  }
+
   return {
     get item() { return current; },
     open(i) {
+      if (i !== current) removeSimilar();
       current = i;
       const name = index.title[i] || 'Untitled';
       // The local cell-size thumb is always there; a remote thumbUrl is only a fallback.
@@ -70,6 +113,12 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
       rawDate.hidden = !raw || raw === shown;
       rawDate.textContent = `Catalogued as: ${raw}`;
       ident.textContent = `ID ${index.ids[i]}`;
+      const desc = index.description[i].trim();
+      description.hidden = !desc;
+      description.textContent = desc;
+      const right = index.rights[i].trim();
+      rights.hidden = rightsHeading.hidden = !right;
+      rights.textContent = right;
       setLink(record, index.url[i]);
       setLink(full, index.imageUrl[i]);
       renderSubjects();
@@ -79,7 +128,20 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
     },
     close() {
       current = -1;
+      removeSimilar();
       root.hidden = true;
+    },
+    /** Show "more like this" for `item` (ignored if another item is open by now); [] or null: none. */
+    showSimilar(item, items) {
+      if (item !== current) return;
+      removeSimilar();
+      if (!items || !items.length) return;
+      similar = renderSimilar(items);
+      root.append(similar);
+    },
+    /** Move keyboard focus into the panel (its title), e.g. after a jump from a thumbnail. */
+    focus() {
+      title.focus({ preventScroll: true });
     },
     /** Re-render subject chips after the filter changed (pressed state). */
     refresh() {
