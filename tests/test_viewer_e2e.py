@@ -26,6 +26,7 @@ SUBJECTS = {
     "Field photographs": list(range(0, 23, 2)),       # 12 (even positions up to 22)
 }
 TITLES = {
+    1: "=1+1, a title that looks like a spreadsheet formula",  # CSV export guards it with a leading '
     3: 'Lighthouse on the "north" pier, at dusk',     # comma and quotes: CSV quoting
     7: XSS_TITLE,
     10: "Old lighthouse keeper's cottage",
@@ -76,8 +77,10 @@ def make_collection(folder: Path) -> dict:
         "subjects": {name: sorted(ids[i] for i in items) for name, items in SUBJECTS.items()},
         "search": {"one": {"text": "walrus", "ids": [ids[12]]},
                    "many": {"text": "lighthouse", "ids": sorted(ids[i] for i in (3, 10, 17))}},
-        # from/to chosen between the years present, so inclusive and exclusive ends agree
+        # from/to between the years present, so inclusive and exclusive ends agree
         "years": {"from": 1905, "to": 1913, "ids": sorted(ids[i] for i in (3, 4, 5, 6))},
+        # from/to on years present: both ends are inclusive (1912 is the start of item 6's 1912-1914)
+        "yearsInclusive": {"from": 1906, "to": 1912, "ids": sorted(ids[i] for i in (3, 4, 5, 6))},
     }
     (folder / "expected.json").write_text(json.dumps(expected, indent=1))
     return expected

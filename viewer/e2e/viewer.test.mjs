@@ -115,11 +115,10 @@ async function hoverUntilTitle(page, point, title, timeout = 6000) {
   return seen;
 }
 
-/** The item a search result / similar button names: its data-item is an id (or a position). */
+/** The item a search result / similar button names: its data-item is the item's position in items.json. */
 function itemOfButton(value) {
-  if (position.has(value)) return position.get(value);
   const n = Number(value);
-  assert.ok(Number.isInteger(n) && n >= 0 && n < N, `data-item "${value}" is neither an id nor an item position`);
+  assert.ok(/^\d+$/.test(value ?? '') && n < N, `data-item "${value}" is not an item position`);
   return n;
 }
 
@@ -347,6 +346,11 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await setYears(page, expected.years.from, expected.years.to);
     await waitForText(page, '#match-count', countText(years.size));
     await assertDimmed(page, cells, baseline, years, `years ${expected.years.from}-${expected.years.to}`);
+    // Both ends are inclusive: years that lie exactly on from and to stay in.
+    const inclusive = expected.yearsInclusive;
+    await setYears(page, inclusive.from, inclusive.to);
+    await waitForText(page, '#match-count', countText(inclusive.ids.length));
+    await assertDimmed(page, cells, baseline, new Set(inclusive.ids), `years ${inclusive.from}-${inclusive.to} inclusive`);
     await page.locator('#reset-dates').click();
     await waitForText(page, '#match-count', countText(N));
     assert.equal(await page.locator('#year-from').inputValue(), '', 'reset-dates empties #year-from');
@@ -397,6 +401,8 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
       });
       assert.ok(title, `a search result's panel opens (panel title: "${await text(page, '#panel .panel-title')}")`);
       const k = listed.findIndex((i) => titleOf(i) === title);
+      const live = await eventually(async () => ((await text(page, '#live')).startsWith(`${title}, `) ? true : null));
+      assert.ok(live, `#live announces the stepped-to item (it says "${await text(page, '#live')}")`);
       // centred: the cell under the viewer's centre is the opened item
       const tip = await hoverUntilTitle(page, centre, titleOf(listed[k]), 6000);
       assert.ok(tip, `the view centres on "${titleOf(listed[k])}" (centre shows "${await text(page, '#tooltip')}")`);
@@ -549,6 +555,8 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await page.keyboard.press('Escape');
     await eventually(() => page.locator('#panel').isHidden());
     assert.equal(await page.locator('#panel').isHidden(), true, 'Escape closes the panel');
+    assert.equal(await page.evaluate(() => document.activeElement?.classList.contains('openseadragon-canvas')), true,
+      'after Escape the mosaic has the focus again');
     await finish(s);
   });
 
@@ -619,11 +627,14 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     table = await download();
     assert.deepEqual(table[0], ['id', 'title', 'date', 'url']);
     assert.deepEqual(table.slice(1).map((r) => r[0]).sort(), [...wanted].sort(), 'the filtered items');
+    assert.ok(table.slice(1).some((r) => r[1].startsWith("'=")), 'fixture: a formula-like title is in the export');
     for (const r of table.slice(1)) {
       const k = position.get(r[0]);
       assert.equal(r.length, 4, `row of ${r[0]} has 4 fields`);
-      assert.equal(r[1], items.title[k], `title of ${r[0]} survives CSV quoting`);
-      assert.equal(r[3], items.url[k], `url of ${r[0]}`);
+      const guarded = (v) => (/^[=+\-@\t\r]/.test(v) ? `'${v}` : v); // no formulas for spreadsheets
+      assert.equal(r[1], guarded(items.title[k]), `title of ${r[0]} survives CSV quoting`);
+      assert.equal(r[2], guarded(items.date[k]), `date of ${r[0]}: the catalogue's text`);
+      assert.equal(r[3], guarded(items.url[k]), `url of ${r[0]}`);
     }
     await finish(s);
   });
