@@ -582,6 +582,27 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await finish(s);
   });
 
+  test('hostile or malformed links are ignored safely; the about page loads cleanly', async () => {
+    const markup = '<img src=x onerror=alert(document.domain)>';
+    const s = await open(`q=${enc(markup)}&s=${enc(markup)},Nope&item=${enc(markup)}&mode=${enc(markup)}`);
+    const { page } = s;
+    assert.equal(await page.locator('#search').inputValue(), markup, 'q= is shown as text in the search box');
+    await waitForText(page, '#search-count', /^\d+ found$/);
+    assert.equal(await page.locator('#panel').isHidden(), true, 'an unknown item id opens nothing');
+    await page.waitForTimeout(300); // give an injected onerror time to fire
+    assert.equal(await page.evaluate(() => document.querySelectorAll('img[src="x"]').length), 0, 'no <img> from the link');
+    await page.goto(`${server.url}#s=%E0%A4%A,Nope&from=abc&to=&item=zzz&x=NaN&y=1&z=-3&mode=weird&q=`);
+    await page.reload();
+    await waitForMark(page, 'viewer-ready');
+    await waitForText(page, '#match-count', countText(N));
+    assert.equal(await page.locator('#panel').isHidden(), true);
+    await page.waitForTimeout(300);
+    await page.goto(`${server.url}about.html`);
+    await page.waitForLoadState('networkidle');
+    assert.ok((await page.locator('body').innerText()).includes(collection.title), 'the about page shows the title');
+    await finish(s);
+  });
+
   test('more like this: up to 12 neighbours, loaded when a panel first opens, each opens its item', async () => {
     assert.ok(neighbours, 'the site has data/neighbours.json');
     const s = await open();
