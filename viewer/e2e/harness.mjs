@@ -4,7 +4,7 @@
  * downloads no browser), and open pages that record every console error, page error, failed request,
  * HTTP error and dialog.
  */
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,30 +57,24 @@ export function newContext(browser, options = {}) {
   return browser.newContext({ viewport: { width: 1400, height: 900 }, acceptDownloads: true, ...options });
 }
 
-/** Serve siteDir with the viewer's own serve.mjs on a free port; resolves to {url, close()}. */
-export function serveSite(siteDir) {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [join(VIEWER_DIR, 'serve.mjs'), resolve(siteDir)], {
-      env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    const timer = setTimeout(() => { child.kill(); reject(new Error(`serve.mjs did not start:\n${output}`)); }, 15000);
-    const onData = (chunk) => {
-      output += chunk;
-      const m = /at (http:\/\/[^\s]+\/)/.exec(output);
-      if (m) {
-        clearTimeout(timer);
-        resolvePromise({
-          url: m[1],
-          close: () => new Promise((done) => { child.once('exit', done); child.kill(); }),
-        });
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`serve.mjs exited (${code}):\n${output}`)); });
+/**
+ * Serve siteDir with the viewer's own server (serve.mjs's createSiteServer: same files, headers and CSP as
+ * `npm start`) on a free port, in this process, so it can never outlive the tests; resolves to {url, close()}.
+ */
+export async function serveSite(siteDir) {
+  const { createSiteServer } = await import(join(VIEWER_DIR, 'serve.mjs'));
+  const server = createSiteServer(resolve(siteDir));
+  await new Promise((done, fail) => {
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', done);
   });
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    close: () => new Promise((done) => {
+      server.closeAllConnections?.();
+      server.close(() => done());
+    }),
+  };
 }
 
 /**
