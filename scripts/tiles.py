@@ -166,8 +166,9 @@ def halve(rows: np.ndarray) -> np.ndarray:
     """2x2 mean of an even number of rows; an odd last column is averaged with itself."""
     if rows.shape[1] % 2:
         rows = np.concatenate([rows, rows[:, -1:]], axis=1)
-    total = rows.reshape(len(rows) // 2, 2, rows.shape[1] // 2, 2, 3).sum(axis=(1, 3), dtype=np.uint16)
-    return ((total + 2) // 4).astype(np.uint8)
+    wide = rows.astype(np.uint16)
+    pairs = wide[0::2] + wide[1::2]  # strided adds: several times faster than a reshaped multi-axis sum
+    return ((pairs[:, 0::2] + pairs[:, 1::2] + 2) // 4).astype(np.uint8)
 
 
 def iiif_scale_factors(width: int, height: int, tile: int) -> list[int]:
