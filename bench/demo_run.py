@@ -7,8 +7,6 @@ config.yaml with an empty, temporary feature cache, so every vector is computed.
     python bench/demo_run.py [--cores 2] [--keep-demo]
 """
 import argparse
-import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,16 +17,10 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
+from machine import describe_machine  # noqa: E402 (bench/machine.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ["demo_collection", "extract-0", "features", "embedding", "grid", "mosaic", "tiles", "metadata", "site"]
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-    return f"{os.cpu_count()} cores ({cpu}), {memory / 2**20:.0f} GiB, Python {platform.python_version()}"
 
 
 def main():
@@ -55,7 +47,7 @@ def main():
             continue
         figures = pd.read_csv(path, sep="\t").iloc[0]
         rows.append(f"| {rule} | {figures['s']:.1f} | {figures['max_rss']:.0f} |")
-    print(f"Machine: {machine()}; `snakemake --cores {args.cores}` on the demo collection "
+    print(f"Machine: {describe_machine()}; `snakemake --cores {args.cores}` on the demo collection "
           f"({len(list((ROOT / config['demo']['folder'] / 'images').glob('*.jpg')))} images)\n")
     print("| rule | wall s | peak RSS MB |\n|---|---|---|")
     print("\n".join(rows))

@@ -14,7 +14,6 @@ and resetting, plus the browser's input-to-next-paint time of the same interacti
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -25,6 +24,8 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, ImageOps
 
+from machine import describe_machine  # noqa: E402 (bench/machine.py)
+
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -33,14 +34,6 @@ from common import auto_grid_size  # noqa: E402
 CELL = 128
 INTERACTIVE_MS = 2000
 FILTER_MS = 100
-
-
-def machine() -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    memory = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal"))
-    return f"{os.cpu_count()} vCPUs ({cpu}), {memory / 2**20:.0f} GiB, no GPU"
 
 
 def run(*command):
@@ -150,7 +143,7 @@ def main():
     loads = result["loads"]
     problems = [p for load in loads for p in load["problems"]]
 
-    print(f"\nMachine: {machine()}; headless Chromium {result['chromium']}; {result['count']:,} items, "
+    print(f"\nMachine: {describe_machine()}, no GPU; headless Chromium {result['chromium']}; {result['count']:,} items, "
           f"{len(loads)} page loads, each in a fresh browser context.\n")
     print("| measured | median / max | target |\n|---|---|---|")
     data = summary([load["dataLoaded"] for load in loads])
