@@ -13,9 +13,13 @@ so that they do the same work. For each run's vectors the subject-neighbour scor
 (share of each image's 10 nearest neighbours, after L2 and PCA-256, sharing a library subject), to
 show that the faster arithmetic does not cost layout quality.
 
+Then, because this shared machine's speed drifts by up to 20% within a minute, the default setting's
+pipeline and ceiling are run again, alternating, `--rounds` times each, and the median of the rounds'
+ratios is reported, so that a slow patch of the machine cannot fall on one side only.
+
 Images: the first N thumbnails of ../shared/data/amnh-sample/sample.zip (sorted by id).
 
-    python bench/features_speed.py [--count 512] [--model efficientnet-lite0]
+    python bench/features_speed.py [--count 512] [--model efficientnet-lite0] [--rounds 7]
 """
 from __future__ import annotations
 
@@ -93,6 +97,7 @@ def main():
     parser.add_argument("--threads", type=int, default=os.cpu_count())
     parser.add_argument("--decoders", type=int, default=None, help="decoding threads (default: as the workflow picks)")
     parser.add_argument("--crops", type=float, nargs="*", default=[0.8])
+    parser.add_argument("--rounds", type=int, default=7, help="alternating pipeline/ceiling rounds of the default")
     args = parser.parse_args()
 
     images = sample_images(args.count)
@@ -119,6 +124,15 @@ def main():
     print()
     for (name, (pipe, _, _)), (_, (top, _, _)) in zip(runs[1::2], runs[2::2]):
         print(f"{name.split(', ', 1)[1]}: pipeline at {100 * top / pipe:.0f}% of the ceiling")
+    default = models[("openvino", "auto")]
+    rounds = [(count / pipeline(images, default, crops, args.batch, decoders)[0], count / ceiling(images, default, crops, args.batch)[0])
+              for _ in range(args.rounds)]
+    piped, top = np.array(rounds).T
+    print(f"\nDefault setting, {args.rounds} alternating rounds (images/s): pipeline "
+          f"{' '.join(f'{v:.0f}' for v in piped)}; ceiling {' '.join(f'{v:.0f}' for v in top)}")
+    ratios = 100 * piped / top
+    print(f"pipeline at {np.median(ratios):.0f}% of the ceiling (median of the rounds; "
+          f"{ratios.min():.0f}-{ratios.max():.0f}%)")
 
 if __name__ == "__main__":
     main()

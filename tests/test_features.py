@@ -324,3 +324,14 @@ def test_large_jpegs_decode_at_a_reduced_scale_to_the_same_picture(tmp_path):
     with Image.open(tmp_path / "large.jpg") as image:
         image.draft("RGB", (280, 280))
         assert image.size == (512, 512)  # 1/4 scale still covers the 0.8 crop at 224 pixels
+
+
+def test_resize_matches_pillows_bilinear_within_rounding():
+    import skimage.data
+
+    photo = skimage.data.astronaut()[::4, ::3].copy()  # 128 x 171, not square
+    for size in ((224, 224), (60, 40)):  # up and down
+        ours = features.resize_bilinear(photo, size).astype(int)
+        pillow = np.asarray(Image.fromarray(photo).resize(size, Image.BILINEAR), dtype=int)
+        assert ours.shape == pillow.shape == (size[1], size[0], 3)
+        assert np.abs(ours - pillow).max() <= 2 and np.abs(ours - pillow).mean() < 0.1
