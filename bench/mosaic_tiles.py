@@ -1,20 +1,26 @@
 """Tiles stage benchmark: the mosaic's Deep Zoom pyramid written the original's way, by libvips and by ours.
 
-For N thumbnails placed on a grid, each run in its own spawned process, so that its peak memory
-(VmHWM) is its own; seconds are the run's own work, without starting the process and importing:
+For N thumbnails placed on a grid, each run in its own spawned process, so that its peak memory is
+its own (that process's VmHWM, or the polled Pss of it and its worker processes together, whichever
+is larger); seconds are the run's own work, without starting the process and importing:
 - ``original``: the 2019 scripts' way, rewritten here: the whole mosaic pasted into one Pillow image,
   then a writer like the ``deepzoom`` package's ImageCreator (each level resized from the whole
   image with Lanczos, each tile cropped from it and saved);
 - ``libvips``: the stage's previous implementation, pyvips arrayjoin of the cells and dzsave;
 - ``ours``: ``scripts/tiles.py``'s ``write_pyramid``, Deep Zoom only (the same outputs as the other
   two), then with the IIIF level 0 files too, then without tile overlap.
-All write 128 px tiles, overlap 1 (unless said), JPEG quality 90. For each run: seconds, peak RSS,
+All write 128 px tiles, overlap 1 (unless said), JPEG quality 90. For each run: seconds, peak memory,
 output size (distinct files, hard links counted once) and tile count. Then the pixels of ours are
 compared with the original's and libvips's, tile by tile, at the deepest level and two coarser ones.
 
 Input: the 1,500 thumbnails of ../shared/data/amnh-sample/sample.zip (or, if it is absent,
 recoloured crops of scikit-image's photographs), centre-cropped to exactly 128 x 128 and saved at
 JPEG quality 95 once, then hard-linked under N ids, so the N cell files share 1,500 files' disk cache.
+Nothing is deleted until every run is done. On ext4, for a few minutes after many files are deleted,
+creating files costs several times more system time (the inode allocator checks and skips recently
+deleted inodes: `recently_deleted` in a kernel profile), which would penalise whichever run followed
+a deletion; so run this where nothing large was deleted in the last five minutes.
+
 Grid: 114x116 for 13,000 (the mosaic of 14,592 x 14,848 pixels the stage's figures are quoted for),
 else the workflow's near-square auto grid; cells placed by a seeded random permutation.
 
@@ -144,10 +150,10 @@ def run_libvips(grid: pd.DataFrame, cols: int, rows: int, cells_dir: Path, out: 
 
 
 def run_ours(grid: pd.DataFrame, cols: int, rows: int, cells_dir: Path, out: Path, overlap: int,
-             iiif_base: str | None, threads: int) -> None:
+             iiif_base: str | None, jobs: int) -> None:
     """The stage as the workflow runs it, less the CLI (which only adds mosaic.json)."""
     tiles.write_pyramid(grid, cols, rows, cells_dir, out, CELL, TILE, overlap, "jpg", QUALITY,
-                        iiif_base=iiif_base, threads=threads, progress=False)
+                        iiif_base=iiif_base, jobs=jobs, progress=False)
 
 
 def idle() -> None:
@@ -162,12 +168,32 @@ def _peak_rss_mb() -> float:
     return float("nan")
 
 
-def _rss_mb(pid: int) -> float:
-    """A running child's resident memory, polled to stop a run too big for the machine."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def _descendants(pid: int) -> list[int]:
+    """pid and every process below it (ours forks worker processes)."""
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").iterdir():
+            waiting += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _tree_pss_mb(pid: int) -> float:
+    """Proportional resident memory (Pss) of a process and its workers together, in MB.
+
+    Pss splits each page shared between processes (forked workers share their parent's) among them,
+    so the sum is the memory the run as a whole holds; for one process it is about its resident size.
+    """
+    total = 0
+    for member in _descendants(pid):
+        try:
+            for line in Path(f"/proc/{member}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total / 1024
 
 
 def _child(results, function, args):
@@ -181,10 +207,12 @@ class Stopped(Exception):
 
 
 def timed(limit_mb: float, function, *args) -> tuple[float, float]:
-    """Run function(*args) in a fresh spawned process; return (seconds, peak RSS in MB).
+    """Run function(*args) in a fresh spawned process; return (seconds, peak memory in MB).
 
-    The child is killed if its resident memory passes limit_mb, so that a run too big for the
-    machine is reported instead of taking the machine down.
+    Peak memory: the larger of the child's own high-water resident size (VmHWM) and the highest
+    Pss of the child and its worker processes together, polled every 0.1 s. The child is killed if
+    that passes limit_mb, so that a run too big for the machine is reported instead of taking the
+    machine down.
     """
     context = multiprocessing.get_context("spawn")
     results = context.Queue()
@@ -193,21 +221,22 @@ def timed(limit_mb: float, function, *args) -> tuple[float, float]:
     resident = 0.0
     while True:
         try:
-            outcome = results.get(timeout=0.2)
+            outcome = results.get(timeout=0.1)
             break
         except queue.Empty:
             if not process.is_alive():
                 raise Stopped(f"failed (exit code {process.exitcode})")
             try:
-                resident = max(resident, _rss_mb(process.pid))
-            except FileNotFoundError:
+                resident = max(resident, _tree_pss_mb(process.pid))
+            except (FileNotFoundError, ProcessLookupError):
                 continue
             if resident > limit_mb:
                 process.kill()
                 process.join()
                 raise Stopped(f"stopped at {resident:.0f} MB resident (limit {limit_mb:.0f} MB)")
     process.join()
-    return outcome
+    seconds, own_peak = outcome
+    return seconds, max(own_peak, resident)
 
 
 def output_figures(out: Path) -> tuple[float, int, int]:
@@ -288,19 +317,19 @@ def benchmark(count: int, args, work: Path) -> None:
         runs.append(("original (Pillow whole image + deepzoom-style writer)", "original", run_original, ()))
     if not args.skip_libvips:
         runs.append(("libvips (arrayjoin + dzsave)", "libvips", run_libvips, ()))
-    runs += [(f"ours (write_pyramid, {args.threads} threads, Deep Zoom)", "ours", run_ours,
-              (OVERLAP, None, args.threads)),
-             ("ours + IIIF level 0", "ours-iiif", run_ours, (OVERLAP, IIIF_BASE, args.threads)),
-             ("ours, overlap 0", "ours-overlap0", run_ours, (0, None, args.threads))]
+    runs += [(f"ours (write_pyramid, {args.jobs} worker processes, Deep Zoom)", "ours", run_ours,
+              (OVERLAP, None, args.jobs)),
+             ("ours + IIIF level 0", "ours-iiif", run_ours, (OVERLAP, IIIF_BASE, args.jobs)),
+             ("ours, overlap 0", "ours-overlap0", run_ours, (0, None, args.jobs))]
     table, outputs, original = [], {}, None
     for label, name, function, extra in runs:
         out = folder / name
         out.mkdir()
+        os.sync()  # the previous run's files reach the disk before this run starts
         try:
             seconds, peak = timed(args.memory_limit, function, grid, cols, rows, cells_dir, out, *extra)
         except Stopped as reason:
             table.append(f"| {label} | {reason} | | | | | |")
-            shutil.rmtree(out)
             continue
         megabytes, deep_zoom, iiif = output_figures(out)
         if name == "original":
@@ -310,11 +339,8 @@ def benchmark(count: int, args, work: Path) -> None:
         table.append(f"| {label} | {seconds:.1f} | {peak:.0f} | {megabytes:.0f} | "
                      f"{deep_zoom}{f' + {iiif} IIIF' if iiif else ''} {versus}")
         print(f"  {label}: {seconds:.1f} s, {peak:.0f} MB", file=sys.stderr, flush=True)
-        if name in ("original", "libvips", "ours") or args.keep:
-            outputs[name] = out
-        else:
-            shutil.rmtree(out)
-    print("| run | seconds | peak RSS MB | output MB | tiles | vs original (time) | memory vs original |\n"
+        outputs[name] = out
+    print("| run | seconds | peak memory MB | output MB | tiles | vs original (time) | memory vs original |\n"
           "|---|---|---|---|---|---|---|")
     print("\n".join(table))
     print(f"\nvs original (time): the original's seconds over the run's (above 1: faster). A child process that "
@@ -337,7 +363,7 @@ def main():
     parser.add_argument("--skip-original", action="store_true",
                         help=f"do not run the original (never run above {ORIGINAL_MAX:,} images)")
     parser.add_argument("--skip-libvips", action="store_true")
-    parser.add_argument("--threads", type=int, default=2, help="threads of ours")
+    parser.add_argument("--jobs", type=int, default=2, help="worker processes of ours")
     parser.add_argument("--memory-limit", type=float, default=16000, help="MB resident at which a run is stopped")
     parser.add_argument("--sample", type=Path, default=SAMPLE, help="zip of thumbnails (generated pictures if absent)")
     parser.add_argument("--keep", action="store_true", help="keep the cells and every run's output")

@@ -5,6 +5,7 @@ and file handling mean the same thing everywhere in the pipeline.
 """
 from __future__ import annotations
 
+import collections
 import contextlib
 import glob
 import json
@@ -207,6 +208,18 @@ def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
         os.link(source, target)
     except OSError:
         shutil.copy2(source, target)
+
+
+def in_order(pool, function, items, ahead: int):
+    """function(item) for each item on a concurrent.futures pool, yielded in the items' order, with at
+    most `ahead` results computed or in progress beyond the one being consumed (a bound on memory)."""
+    window: collections.deque = collections.deque()
+    for item in items:
+        window.append(pool.submit(function, item))
+        if len(window) >= ahead:
+            yield window.popleft().result()
+    while window:
+        yield window.popleft().result()
 
 
 def run_cli(main) -> None:

@@ -35,7 +35,7 @@ from PIL import Image, ImageOps
 from tqdm import tqdm
 
 from backbones import build_backbone
-from common import PipelineError, atomic_path, find_images, run_cli
+from common import PipelineError, atomic_path, find_images, in_order, run_cli
 
 # Refuse decompression bombs: Pillow warns above this many pixels; we treat the warning as an error.
 Image.MAX_IMAGE_PIXELS = 178_956_970
@@ -141,17 +141,6 @@ def _read(item):
     return key, path, data, hashlib.sha256(data).hexdigest(), None
 
 
-def _read_ahead(pool: ThreadPoolExecutor, items: list, limit: int):
-    """_read over items on the pool, in order, with at most `limit` files in memory ahead of the consumer."""
-    window: collections.deque = collections.deque()
-    for item in items:
-        window.append(pool.submit(_read, item))
-        if len(window) >= limit:
-            yield window.popleft().result()
-    while window:
-        yield window.popleft().result()
-
-
 def extract(images: dict[str, str], model, batch_size: int = 8, threads: int = 2, cache: VectorCache | None = None,
             crops: tuple[float, ...] = (), flip: bool = False, progress: bool = True):
     """Raw vectors for every readable image, from the cache where possible, else from the model.
@@ -198,7 +187,7 @@ def extract(images: dict[str, str], model, batch_size: int = 8, threads: int = 2
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool, bar:
         pending: collections.deque = collections.deque()
         batch: list = []
-        for entry in _read_ahead(pool, items, 4 * batch_size):
+        for entry in in_order(pool, _read, items, 4 * batch_size):
             key, path, data, digest, problem = entry
             cached = cache.get(digest) if cache is not None and digest else None
             if cached is not None:

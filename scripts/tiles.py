@@ -1,10 +1,13 @@
 """Stage 5, tiles: the cells arranged on the grid and written as one image pyramid, served two ways.
 
-The pyramid is built straight from the cell thumbnails, one row of cells at a time: the row is
-decoded into a strip of the full-resolution mosaic, tiles are cut from it as soon as their rows are
-complete, and the strip is halved (2x2 mean) into the next level's strip, and so on down to one
-pixel. Only a few strips per level are ever in memory (about 60 MB for 13,000 cells), never the
-mosaic (14,592 x 14,848 pixels for 13,000 images), and JPEG encoding runs on a thread pool.
+The pyramid is built straight from the cell thumbnails, never from the whole mosaic (14,592 x 14,848
+pixels for 13,000 images). The mosaic is cut into horizontal bands a few tiles high, and worker
+processes (``-jobs``) each take one band at a time: decode its cells into a strip of the
+full-resolution mosaic (plus a margin of the overlap), write its tiles, halve it (2x2 mean) and write
+the next level's tiles, and hand the band's rows of the level below that back, in order. The deepest
+two levels, which hold about 19 of every 20 tiles, are so written on every core at once. From there
+one streaming pass in the main process continues down to one pixel, each level fed rows from the top
+down and cutting tiles as soon as their rows are complete. Memory stays at a few strips per process.
 
 Each level's tiles are written as
 - Deep Zoom, as OpenSeadragon reads it: ``mosaic.dzi`` + ``mosaic_files/<level>/<col>_<row>.<format>``
@@ -21,8 +24,9 @@ import argparse
 import collections
 import json
 import math
+import multiprocessing
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -30,16 +34,24 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from common import (CELL_FORMAT, PipelineError, atomic_dir, link_or_copy, parse_colour, parse_tile, read_grid,
-                    run_cli)
+from common import (CELL_FORMAT, PipelineError, atomic_dir, in_order, link_or_copy, parse_colour, parse_tile,
+                    read_grid, run_cli)
 
+tqdm.monitor_interval = 0  # no monitor thread in a process that forks workers
 DZI_NAME = "mosaic"
 PREVIEW_SIZE = 1024  # longest side of preview.jpg, and of the largest whole image in IIIF `sizes`
+
+
+BAND_LEVELS = 2  # deepest levels written band by band in worker processes
+BAND_HEIGHT = 1024  # pixel rows of a band at full resolution (rounded to whole tiles of every band level)
+HALVING_ROWS = 256  # rows halved at a time (even)
 
 
 def whole_image_limit(tile: int) -> int:
     """Levels up to this size are also written as whole images (IIIF clients ask for those below a tile)."""
     return max(PREVIEW_SIZE, tile)
+
+
 SAVE_OPTIONS = {"jpg": ("JPEG", True), "webp": ("WEBP", True), "png": ("PNG", False)}
 
 
@@ -57,17 +69,20 @@ class TileSink:
         self.pending: collections.deque = collections.deque()
         self.limit = 8 * max(1, threads)
         self.count = 0
+        self.folders: set[Path] = set()  # made already: one mkdir per folder, not per tile
 
     def _save(self, pixels: np.ndarray, path: Path, links: list[Path]) -> None:
+        for target in (path, *links):
+            if target.parent not in self.folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.folders.add(target.parent)
         Image.fromarray(pixels).save(path, **self.options)
         for link in links:
-            link.parent.mkdir(parents=True, exist_ok=True)
             link_or_copy(path, link)
 
     def _submit(self, pixels: np.ndarray, path: Path, links: list[Path] = ()) -> None:
         while len(self.pending) >= self.limit:  # bound the tiles waiting in memory
             self.pending.popleft().result()
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.pending.append(self.pool.submit(self._save, np.ascontiguousarray(pixels), path, list(links)))
         self.count += 1
 
@@ -157,18 +172,19 @@ class PyramidLevel:
             self.sink.whole_level(self.level, np.concatenate(self.whole))
         if self.coarser is not None:
             if self.odd_row is not None:  # the last row of an odd height is halved on its own
-                self.coarser.push(halve(np.concatenate([self.odd_row, self.odd_row])))
+                self.coarser.push(halve(self.odd_row))
                 self.odd_row = None
             self.coarser.finish()
 
 
 def halve(rows: np.ndarray) -> np.ndarray:
-    """2x2 mean of an even number of rows; an odd last column is averaged with itself."""
-    if rows.shape[1] % 2:
-        rows = np.concatenate([rows, rows[:, -1:]], axis=1)
-    wide = rows.astype(np.uint16)
-    pairs = wide[0::2] + wide[1::2]  # strided adds: several times faster than a reshaped multi-axis sum
-    return ((pairs[:, 0::2] + pairs[:, 1::2] + 2) // 4).astype(np.uint8)
+    """2x2 mean, rounded half up; an odd last row or column is averaged with itself.
+
+    Pillow's reduce(2), a few rows at a time to bound its working copies: about 5x faster than the
+    same mean in numpy, with identical output.
+    """
+    return np.concatenate([np.asarray(Image.fromarray(rows[start:start + HALVING_ROWS]).reduce(2))
+                           for start in range(0, len(rows), HALVING_ROWS)])
 
 
 def iiif_scale_factors(width: int, height: int, tile: int) -> list[int]:
@@ -233,13 +249,95 @@ def load_cell(path: Path, size: int):
     return pixels, None
 
 
+class Bands:
+    """The mosaic cut into bands of pixel rows, and the work of one band: everything a worker needs."""
+
+    def __init__(self, by_cell: dict, cols: int, rows: int, cells_dir: Path, out_dir: Path, cell_size: int,
+                 tile: int, overlap: int, tile_format: str, quality: int, background, iiif: bool):
+        self.by_cell, self.cols, self.cells_dir, self.cell_size = by_cell, cols, cells_dir, cell_size
+        self.sink_settings = (out_dir, cols * cell_size, rows * cell_size, tile, overlap, tile_format, quality, iiif)
+        self.width, self.height, self.tile, self.overlap = cols * cell_size, rows * cell_size, tile, overlap
+        self.empty = np.empty((cell_size, cell_size, 3), np.uint8)
+        self.empty[:] = background
+        # Band levels: the deepest ones, as long as they are too big to be kept whole (see whole_level).
+        self.levels, side = 0, max(self.width, self.height)
+        while self.levels < BAND_LEVELS and side > whole_image_limit(tile):
+            self.levels, side = self.levels + 1, math.ceil(side / 2)
+        # Band edges fall on tile rows of every band level and on whole 2x2 blocks of every halving.
+        step = tile * 2 ** self.levels if self.levels else cell_size
+        size = max(step, BAND_HEIGHT // step * step)
+        self.spans = [(start, min(self.height, start + size)) for start in range(0, self.height, size)]
+        margin = overlap * 2 ** max(0, self.levels - 1)  # rows beyond the edges that the overlaps need
+        self.margin = math.ceil(margin / 2 ** self.levels) * 2 ** self.levels
+
+    def cells_in(self, start: int, stop: int) -> int:
+        """Cells whose first pixel row is in [start, stop), for the progress bar."""
+        rows = range(math.ceil(start / self.cell_size), math.ceil(stop / self.cell_size))
+        return sum((col, row) in self.by_cell for row in rows for col in range(self.cols))
+
+    def read_rows(self, start: int, stop: int):
+        """Full-resolution mosaic rows [start, stop), and the (id, reason) of cells drawn as placeholders."""
+        first, last = start // self.cell_size, math.ceil(stop / self.cell_size)
+        failures, strips = [], []
+        for row in range(first, last):
+            pieces = []
+            for col in range(self.cols):
+                key = self.by_cell.get((col, row))
+                pixels, problem = (self.empty, None) if key is None else load_cell(
+                    self.cells_dir / f"{key}{CELL_FORMAT}", self.cell_size)
+                if problem is not None:
+                    failures.append((key, problem))
+                    pixels = self.empty
+                pieces.append(pixels)
+            strips.append(np.concatenate(pieces, axis=1))
+        rows = np.concatenate(strips)
+        return rows[start - first * self.cell_size:stop - first * self.cell_size], failures
+
+    def write(self, span: tuple[int, int]):
+        """Write the band's tiles on its levels; return its rows of the next coarser level, failures and tile count.
+
+        A band's own cells decide its own tile rows; the margin rows above and below only lend the
+        overlapping pixels, and are read again by the neighbouring band (a few percent more decoding).
+        """
+        start, stop = span
+        begin, end = max(0, start - self.margin), min(self.height, stop + self.margin)
+        strip, failures = self.read_rows(begin, end)
+        sink = TileSink(*self.sink_settings, threads=1)
+        level = sink.top
+        level_width, level_height = self.width, self.height
+        for _ in range(self.levels):
+            first_row = start // self.tile
+            last_row = math.ceil(stop / self.tile) if stop == level_height else stop // self.tile
+            for tile_row in range(first_row, last_row):
+                sink.tile_row(level, tile_row, strip, begin, level_width, level_height)
+            strip = halve(strip)  # odd only at the bottom of an odd-height level, as in one pass over it
+            at_bottom = stop == level_height
+            level, level_width, level_height = level - 1, math.ceil(level_width / 2), math.ceil(level_height / 2)
+            begin, start, stop = begin // 2, start // 2, level_height if at_bottom else stop // 2
+        sink.close()
+        return strip[start - begin:stop - begin], failures, sink.count
+
+
+_BANDS: Bands | None = None  # the plan, set in each worker process before it takes bands
+
+
+def _set_bands(bands: Bands) -> None:
+    global _BANDS
+    _BANDS = bands
+
+
+def _write_band(span: tuple[int, int]):
+    return _BANDS.write(span)
+
+
 def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, cell_size: int, tile: int = 128,
                   overlap: int = 1, tile_format: str = "jpg", quality: int = 90, background=(0, 0, 0),
-                  iiif_base: str | None = None, threads: int = 2, progress: bool = True) -> dict:
+                  iiif_base: str | None = None, jobs: int = 2, progress: bool = True) -> dict:
     """Write the pyramid of the cells placed by `grid` into out_dir; returns mosaic.json's content.
 
     With `iiif_base` (the URL the iiif/ folder will be served from) the IIIF files are written too.
     Cells that cannot be read are drawn in the background colour and listed in tiles_report.csv.
+    `jobs` worker processes write the bands of the deepest levels (1: all in this process).
     """
     if tile <= 0 or overlap < 0:
         raise PipelineError("tile size must be positive and overlap not negative")
@@ -249,28 +347,33 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, 
     if len(by_cell) != len(grid):
         raise PipelineError("the grid puts two images in the same cell")
     out_dir, cells_dir = Path(out_dir), Path(cells_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
     width, height = cols * cell_size, rows * cell_size
-    sink = TileSink(out_dir, width, height, tile, overlap, tile_format, quality, iiif_base is not None, threads)
-    top = PyramidLevel(sink.top, width, height, sink)
-    empty = np.empty((cell_size, cell_size, 3), np.uint8)
-    empty[:] = background
-    failures = []
+    bands = Bands(by_cell, cols, rows, cells_dir, out_dir, cell_size, tile, overlap, tile_format, quality,
+                  background, iiif_base is not None)
+    workers = min(max(1, jobs), len(bands.spans))
+    # Workers are forked (at the first submit) before this process starts any thread of its own (the
+    # sink's start with its first tile; tqdm's monitor thread is off), and inherit the plan.
+    pool = (ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _set_bands, (bands,))
+            if workers > 1 else None)
+    sink = TileSink(out_dir, width, height, tile, overlap, tile_format, quality, iiif_base is not None, jobs)
+    coarser = PyramidLevel(sink.top - bands.levels, math.ceil(width / 2 ** bands.levels),
+                           math.ceil(height / 2 ** bands.levels), sink)
+    failures, band_tiles = [], 0
     bar = tqdm(total=len(grid), unit="cell", desc="tiles", disable=not progress, mininterval=1.0, file=sys.stderr)
-    with bar, ThreadPoolExecutor(max_workers=max(1, threads)) as readers:
-        for row in range(rows):
-            keys = [by_cell.get((col, row)) for col in range(cols)]
-            loaded = readers.map(lambda key: (empty, None) if key is None else
-                                 load_cell(cells_dir / f"{key}{CELL_FORMAT}", cell_size), keys)
-            pieces = []
-            for key, (pixels, problem) in zip(keys, loaded):
-                if problem is not None:
-                    failures.append((key, problem))
-                    pixels = empty
-                pieces.append(pixels)
-            top.push(np.concatenate(pieces, axis=1))
-            bar.update(sum(key is not None for key in keys))
-        top.finish()
-    sink.close()
+    try:
+        with bar:
+            done = in_order(pool, _write_band, bands.spans, 2 * workers) if pool else map(bands.write, bands.spans)
+            for span, (rows_below, band_failures, count) in zip(bands.spans, done):
+                coarser.push(rows_below)
+                failures += band_failures
+                band_tiles += count
+                bar.update(bands.cells_in(*span))
+            coarser.finish()
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+        sink.close()
     (out_dir / f"{DZI_NAME}.dzi").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="{tile_format}" Overlap="{overlap}" '
@@ -281,7 +384,7 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, 
     pd.DataFrame(failures, columns=["id", "reason"]).to_csv(out_dir / "tiles_report.csv", index=False)
     return {"dzi": f"{DZI_NAME}.dzi", "iiif": "iiif/info.json" if iiif_base is not None else None,
             "preview": "preview.jpg", "width": width, "height": height, "cols": cols, "rows": rows,
-            "cellSize": cell_size, "tiles": sink.count, "placeholders": len(failures)}
+            "cellSize": cell_size, "tiles": band_tiles + sink.count, "placeholders": len(failures)}
 
 
 def main(argv=None):
@@ -297,7 +400,7 @@ def main(argv=None):
     parser.add_argument("-background", default="0,0,0", help="R,G,B of empty cells")
     parser.add_argument("-iiif", default=None, metavar="URL",
                         help="also write IIIF level 0 files, to be served at URL (e.g. https://example.org/site/tiles/iiif)")
-    parser.add_argument("-jobs", type=int, default=2, help="threads reading cells and encoding tiles")
+    parser.add_argument("-jobs", type=int, default=2, help="worker processes reading cells and writing tiles")
     args = parser.parse_args(argv)
 
     grid, cols, rows = read_grid(args.input)

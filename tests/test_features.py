@@ -7,7 +7,7 @@ from PIL import Image
 
 import backbones
 import features
-from common import PipelineError, load_features
+from common import PipelineError, in_order, load_features
 
 
 @pytest.fixture(scope="module")
@@ -304,7 +304,7 @@ def test_reading_stays_a_bounded_window_ahead_of_the_model(tmp_path, monkeypatch
 
     monkeypatch.setattr(features, "_read", counting_read)
     with ThreadPoolExecutor(2) as pool:
-        reader = features._read_ahead(pool, items, limit=5)
+        reader = in_order(pool, lambda item: features._read(item), items, ahead=5)
         assert next(reader)[0] == "0" and len(started) <= 5  # not all 40 files read into memory at once
         assert [entry[0] for entry in reader] == [str(index) for index in range(1, 40)]  # order kept
 

@@ -207,3 +207,46 @@ def test_tile_formats(tmp_path, tile_format):
     assert info["format"] == tile_format
     with Image.open(next((tmp_path / "out" / "iiif" / "full").rglob(f"default.{tile_format}"))) as image:
         assert image.format == {"png": "PNG", "webp": "WEBP"}[tile_format]
+
+
+def reference_levels(mosaic_pixels):
+    """Every level of an exact 2x2-mean pyramid of the whole mosaic held in memory, deepest first."""
+    levels = [mosaic_pixels]
+    while max(levels[-1].shape[:2]) > 1:
+        pixels = levels[-1]
+        if len(pixels) % 2:
+            pixels = np.concatenate([pixels, pixels[-1:]])
+        levels.append(tiles.halve(pixels))
+    return levels
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid(tmp_path, jobs):
+    # 65 x 61 cells of 35 px: a 2,275 x 2,135 mosaic, odd in both directions, whose two deepest levels
+    # are written band by band; band edges (every 512 rows) cut through cells.
+    cols, rows, size, tile, overlap = 65, 61, 35, 64, 2
+    cells = tmp_path / "cells"
+    cells.mkdir()
+    rng = np.random.default_rng(0)
+    ids = [f"{i:04d}" for i in range(cols * rows - 7)]
+    for key in ids:
+        Image.fromarray(rng.integers(0, 255, (size, size, 3), dtype=np.uint8)).save(cells / f"{key}.jpg")
+    make_grid_file(tmp_path / "grid.csv", ids, cols, rows)
+    grid_table = read_grid(tmp_path / "grid.csv")[0]
+    tiles.write_pyramid(grid_table, cols, rows, cells, tmp_path / "out", size, tile, overlap, "png", jobs=jobs,
+                        progress=False)
+    assert tiles.Bands({}, cols, rows, cells, tmp_path, size, tile, overlap, "png", 90, (0, 0, 0), False).levels == 2
+    whole = np.zeros((rows * size, cols * size, 3), np.uint8)
+    for key, col, row in grid_table.itertuples(index=False):
+        with Image.open(cells / f"{key}.jpg") as cell:
+            whole[row * size:(row + 1) * size, col * size:(col + 1) * size] = np.asarray(cell.convert("RGB"))
+    info, levels = check_pyramid(tmp_path / "out" / "mosaic.dzi")
+    top = max(levels)
+    for step, expected in enumerate(reference_levels(whole)):
+        level = top - step
+        for (c, r) in levels[level]:
+            x0, y0 = max(0, c * tile - overlap), max(0, r * tile - overlap)
+            with Image.open(tmp_path / "out" / "mosaic_files" / str(level) / f"{c}_{r}.png") as written:
+                got = np.asarray(written)
+            np.testing.assert_array_equal(got, expected[y0:y0 + got.shape[0], x0:x0 + got.shape[1]],
+                                          err_msg=f"level {level} tile {c}_{r}")
