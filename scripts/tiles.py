@@ -40,8 +40,6 @@ from common import (CELL_FORMAT, PipelineError, atomic_dir, in_order, link_or_co
 tqdm.monitor_interval = 0  # no monitor thread in a process that forks workers
 DZI_NAME = "mosaic"
 PREVIEW_SIZE = 1024  # longest side of preview.jpg, and of the largest whole image in IIIF `sizes`
-
-
 BAND_LEVELS = 2  # deepest levels written band by band in worker processes
 BAND_HEIGHT = 1024  # pixel rows of a band at full resolution (rounded to whole tiles of every band level)
 HALVING_ROWS = 256  # rows halved at a time (even)
@@ -296,8 +294,9 @@ class Bands:
     def write(self, span: tuple[int, int]):
         """Write the band's tiles on its levels; return its rows of the next coarser level, failures and tile count.
 
-        A band's own cells decide its own tile rows; the margin rows above and below only lend the
-        overlapping pixels, and are read again by the neighbouring band (a few percent more decoding).
+        A band's own rows decide its own tile rows; the margin rows above and below only lend the
+        overlapping pixels (their cells are decoded again by the neighbouring band: with 128 px cells,
+        two rows of cells more per eight).
         """
         start, stop = span
         begin, end = max(0, start - self.margin), min(self.height, stop + self.margin)

@@ -234,7 +234,7 @@ def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid
     make_grid_file(tmp_path / "grid.csv", ids, cols, rows)
     grid_table = read_grid(tmp_path / "grid.csv")[0]
     tiles.write_pyramid(grid_table, cols, rows, cells, tmp_path / "out", size, tile, overlap, "png", jobs=jobs,
-                        progress=False)
+                        iiif_base="https://example.org/iiif", progress=False)
     assert tiles.Bands({}, cols, rows, cells, tmp_path, size, tile, overlap, "png", 90, (0, 0, 0), False).levels == 2
     whole = np.zeros((rows * size, cols * size, 3), np.uint8)
     for key, col, row in grid_table.itertuples(index=False):
@@ -250,3 +250,6 @@ def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid
                 got = np.asarray(written)
             np.testing.assert_array_equal(got, expected[y0:y0 + got.shape[0], x0:x0 + got.shape[1]],
                                           err_msg=f"level {level} tile {c}_{r}")
+    from iiif_check import check_service
+
+    check_service(tmp_path / "out" / "iiif")  # the IIIF files of the bands are complete too
