@@ -253,3 +253,17 @@ def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid
     from iiif_check import check_service
 
     check_service(tmp_path / "out" / "iiif")  # the IIIF files of the bands are complete too
+
+
+def test_worker_processes_report_broken_cells_and_stop_on_a_wrong_sized_one(tmp_path):
+    grid_table, _ = colour_cells(tmp_path, count=110, cols=3, rows=40)  # 96 x 1,280 px: two bands
+    broken = grid_table.sort_values("row")["id"].iloc[-1]  # in the second band
+    (tmp_path / "cells" / f"{broken}.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    geometry = tiles.write_pyramid(grid_table, 3, 40, tmp_path / "cells", tmp_path / "out", 32, 32, 1, jobs=2,
+                                   progress=False)
+    assert geometry["placeholders"] == 1
+    assert list(pd.read_csv(tmp_path / "out" / "tiles_report.csv", dtype=str)["id"]) == [broken]
+    Image.new("RGB", (20, 20)).save(tmp_path / "cells" / f"{broken}.jpg")
+    with pytest.raises(PipelineError, match="expected 32x32; rerun the mosaic stage"):
+        tiles.write_pyramid(grid_table, 3, 40, tmp_path / "cells", tmp_path / "out2", 32, 32, 1, jobs=2,
+                            progress=False)
