@@ -187,7 +187,8 @@ rule embedding:
 
 rule grid:
     input:
-        f"{OUT}/features.npz" if config["grid"]["method"] == "flas" else f"{OUT}/embedding.csv",
+        layout=f"{OUT}/features.npz" if config["grid"]["method"] == "flas" else f"{OUT}/embedding.csv",
+        features=f"{OUT}/features.npz",
     output:
         f"{OUT}/grid.csv",
     params:
@@ -195,6 +196,7 @@ rule grid:
         size=config["grid"]["size"],
         aspect=config["grid"]["aspect"],
         block=config["grid"]["block"],
+        swap_radius=config["grid"]["swap_radius"],
         seed=config["grid"]["random_state"],
     log:
         f"{OUT}/logs/grid.log",
@@ -203,8 +205,9 @@ rule grid:
     conda:
         "envs/grid.yaml"
     shell:
-        "python {SCRIPTS}/grid.py -in {input} -out {output} -method {params.method} -grid {params.size}"
-        " -aspect {params.aspect} -block {params.block} -seed {params.seed} 2>&1 | tee {log}"
+        "python {SCRIPTS}/grid.py -in {input.layout} -out {output} -method {params.method} -grid {params.size}"
+        " -aspect {params.aspect} -block {params.block} -features {input.features}"
+        " -swap-radius {params.swap_radius} -seed {params.seed} 2>&1 | tee {log}"
 
 
 rule mosaic:

@@ -10,7 +10,7 @@ Data sets:
 - ``clustered-N``: N points in 256-D drawn around 60 centres of random spread (a stand-in for a large
   collection's PCA features), seed 0.
 
-    python bench/layout.py [--sizes 13000 50000] [--no-amnh]
+    python bench/layout.py [--sizes 13000 50000] [--no-amnh] [--methods default exact]
 """
 from __future__ import annotations
 
@@ -71,6 +71,11 @@ def exact_assignment(points: np.ndarray, cols: int, rows: int) -> np.ndarray:
     return np.column_stack([cell % cols, cell // cols])
 
 
+def lap_with_swaps(points: np.ndarray, vectors: np.ndarray, cols: int, rows: int, block: int) -> np.ndarray:
+    """The grid stage's default: the partitioned assignment, then the swap refinement on the features."""
+    return grid.swap_refine(vectors, grid.assign_to_grid(points, cols, rows, block), cols, rows)
+
+
 def _peak_rss_mb() -> float:
     """This process's own high-water resident memory (VmHWM), in MB."""
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -106,6 +111,8 @@ def main():
     parser.add_argument("--engines", nargs="*", default=[], choices=["umap", "multicore-tsne"],
                         help="embedding engines to time beside openTSNE (grids are made from openTSNE's layout)")
     parser.add_argument("--block", type=int, default=grid.DEFAULT_BLOCK)
+    parser.add_argument("--methods", nargs="*", default=[],
+                        help="only the grid rows whose name contains one of these words (e.g. default flas)")
     parser.add_argument("--exact-max", type=int, default=2000,
                         help="also time one exact (unsplit) assignment up to this many images")
     args = parser.parse_args()
@@ -118,7 +125,7 @@ def main():
         points, seconds, peak = timed(embedding.embed, vectors, 30.0, "auto", 750, 2, 42)
         queries = np.sort(np.random.default_rng(0).choice(len(vectors), min(len(vectors), 5000), replace=False))
         subsets = [np.sort(np.random.default_rng(s).choice(len(vectors), min(len(vectors), 2000), replace=False))
-                   for s in range(3)]
+                   for s in range(12)]
         print(f"| {name} | openTSNE | {seconds:.1f} | {peak:.0f} | | "
               f"{quality.knn_preservation(vectors, points, 10, queries):.3f} | |", flush=True)
         for engine in args.engines:
@@ -128,12 +135,17 @@ def main():
                 other, seconds, peak = timed(embedding.embed_multicore, vectors, 30.0, 150.0, 0.1, 1000, 2, 42)
             print(f"| {name} | {engine} | {seconds:.1f} | {peak:.0f} | | "
                   f"{quality.knn_preservation(vectors, other, 10, queries):.3f} | |", flush=True)
-        methods = [("grid lap", lambda: timed(grid.assign_to_grid, points, cols, rows, args.block)),
+        methods = [("grid lap + swaps (the default)", lambda: timed(lap_with_swaps, points, vectors, cols, rows,
+                                                                   args.block)),
+                   ("grid lap without swaps (swap_radius 0)", lambda: timed(grid.assign_to_grid, points, cols, rows,
+                                                                              args.block)),
                    ("grid flas", lambda: timed(grid.sort_with_flas, vectors, cols, rows, 0)),
                    ("grid rasterfairy", lambda: timed(grid.sort_with_rasterfairy, points, cols, rows))]
         if len(vectors) <= args.exact_max:
             methods.append(("grid exact assignment (unsplit, scipy)", lambda: timed(exact_assignment, points, cols, rows)))
         for method, run in methods:
+            if args.methods and not any(word in method for word in args.methods):
+                continue
             cells, seconds, peak = run()
             dpq16 = np.mean([quality.dpq(vectors[s], cells[s]) for s in subsets])
             kept = quality.knn_preservation(vectors, cells, 10, queries, jitter=0.01)

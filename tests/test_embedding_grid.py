@@ -148,3 +148,59 @@ def test_multicore_tsne_runs_with_two_jobs_exits_cleanly_and_repeats_with_a_seed
     np.testing.assert_array_equal(outputs[0][["x", "y"]].to_numpy(), outputs[1][["x", "y"]].to_numpy())
     points = outputs[0][["x", "y"]].to_numpy()
     assert np.linalg.norm(points[:60].mean(axis=0) - points[60:].mean(axis=0)) > 2 * points[:60].std(axis=0).max()
+
+
+def neighbourhood_energy(features, cells, radius=grid.SWAP_RADIUS):
+    """What swap_refine lowers: squared feature distance over squared grid distance, pairs within radius."""
+    grid_distance = ((cells[:, None, :] - cells[None, :, :]) ** 2).sum(axis=2).astype(float)
+    feature_distance = ((features[:, None, :] - features[None, :, :]) ** 2).sum(axis=2)
+    near = (grid_distance > 0) & (grid_distance <= radius * radius)
+    return (feature_distance[near] / grid_distance[near]).sum()
+
+
+def test_swap_refinement_repairs_a_scrambled_arrangement_and_leaves_a_perfect_one_alone():
+    cols, rows = 14, 12
+    xs, ys = np.meshgrid(np.arange(cols), np.arange(rows))
+    perfect = np.column_stack([xs.ravel(), ys.ravel()])[:160]  # 8 empty cells at the end of the last row
+    features = np.column_stack([perfect, np.sin(perfect[:, :1])]).astype(np.float32)  # a smooth surface
+    np.testing.assert_array_equal(grid.swap_refine(features, perfect, cols, rows), perfect)
+    scrambled = perfect.copy()
+    rng = np.random.default_rng(0)
+    for _ in range(60):  # swap random pairs of images at most 2 cells apart
+        a = rng.integers(160)
+        near = np.flatnonzero(np.abs(perfect - perfect[a]).max(axis=1) <= 2)
+        b = rng.choice(near)
+        scrambled[[a, b]] = scrambled[[b, a]]
+    refined = grid.swap_refine(features, scrambled, cols, rows)
+    assert is_one_to_one(refined, cols, rows)
+    assert {tuple(c) for c in refined} == {tuple(c) for c in perfect}  # the empty cells stay empty
+    np.testing.assert_array_equal(refined, grid.swap_refine(features, scrambled, cols, rows))  # deterministic
+    energy = neighbourhood_energy(features, refined)
+    assert energy < 0.5 * neighbourhood_energy(features, scrambled) and energy < 1.1 * neighbourhood_energy(
+        features, perfect)  # within 10% of the best arrangement (pairwise swaps cannot undo every cycle)
+    assert (scrambled == perfect).all(axis=1).mean() == 0.5 and (refined == perfect).all(axis=1).mean() > 0.75
+
+
+def test_grid_cli_refines_by_features_matched_by_id(tmp_path):
+    rng = np.random.default_rng(5)
+    ids = [f"{i:03d}" for i in range(90)]
+    features = np.vstack([rng.normal(c, 0.3, (30, 8)) for c in (0, 3, 6)]).astype(np.float32)
+    points = features[:, :2] + rng.normal(0, 0.5, (90, 2))
+    pd.DataFrame({"id": ids, "x": points[:, 0], "y": points[:, 1]}).to_csv(tmp_path / "e.csv", index=False)
+    order = rng.permutation(90)  # the features file lists the same ids in another order
+    np.savez(tmp_path / "f.npz", ids=np.array(ids)[order], paths=np.array(ids)[order], features=features[order],
+             description=np.array("{}"))
+    arguments = ["-in", str(tmp_path / "e.csv"), "-features", str(tmp_path / "f.npz"), "-grid", "10x9"]
+    grid.main(arguments + ["-out", str(tmp_path / "g.csv")])
+    table = read_grid(tmp_path / "g.csv")[0].set_index("id").loc[ids]
+    cells = table[["col", "row"]].to_numpy()
+    expected = grid.swap_refine(features, grid.assign_to_grid(points, 10, 9), 10, 9)
+    np.testing.assert_array_equal(cells, expected)
+    grid.main(arguments + ["-out", str(tmp_path / "plain.csv"), "-swap-radius", "0"])
+    plain = read_grid(tmp_path / "plain.csv")[0].set_index("id").loc[ids][["col", "row"]].to_numpy()
+    np.testing.assert_array_equal(plain, grid.assign_to_grid(points, 10, 9))
+    np.savez(tmp_path / "short.npz", ids=np.array(ids[:-1]), paths=np.array(ids[:-1]), features=features[:-1],
+             description=np.array("{}"))
+    with pytest.raises(PipelineError, match="1 ids of the embedding have no features"):
+        grid.main(["-in", str(tmp_path / "e.csv"), "-features", str(tmp_path / "short.npz"), "-grid", "10x9",
+                   "-out", str(tmp_path / "g3.csv")])
