@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
 import embedding  # noqa: E402
-import features  # noqa: E402
 import grid  # noqa: E402
 import quality  # noqa: E402
 from common import auto_grid_size, find_images  # noqa: E402
@@ -43,6 +42,9 @@ def amnh_features() -> np.ndarray:
     folder = Path(tempfile.mkdtemp(prefix="amnh-"))
     with zipfile.ZipFile(SAMPLE) as archive:
         archive.extractall(folder)
+    # Imported here, not at the top: every timed child process imports this module, and the
+    # extractor's PyTorch would add to each one's memory.
+    import features
     from backbones import build_backbone
 
     model = build_backbone("efficientnet-lite0", threads=2, precision="auto")
