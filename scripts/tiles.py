@@ -351,9 +351,11 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, 
     bands = Bands(by_cell, cols, rows, cells_dir, out_dir, cell_size, tile, overlap, tile_format, quality,
                   background, iiif_base is not None)
     workers = min(max(1, jobs), len(bands.spans))
-    # Workers are forked (at the first submit) before this process starts any thread of its own (the
-    # sink's start with its first tile; tqdm's monitor thread is off), and inherit the plan.
-    pool = (ProcessPoolExecutor(workers, multiprocessing.get_context("fork"), _set_bands, (bands,))
+    # Where the system can fork, workers are forked (at the first submit) before this process starts
+    # any thread of its own (the sink's start with its first tile; tqdm's monitor thread is off) and
+    # inherit the plan; elsewhere (Windows) they are spawned and receive it pickled.
+    start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    pool = (ProcessPoolExecutor(workers, multiprocessing.get_context(start), _set_bands, (bands,))
             if workers > 1 else None)
     sink = TileSink(out_dir, width, height, tile, overlap, tile_format, quality, iiif_base is not None, jobs)
     coarser = PyramidLevel(sink.top - bands.levels, math.ceil(width / 2 ** bands.levels),

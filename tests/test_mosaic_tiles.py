@@ -255,7 +255,9 @@ def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid
     check_service(tmp_path / "out" / "iiif")  # the IIIF files of the bands are complete too
 
 
-def test_worker_processes_report_broken_cells_and_stop_on_a_wrong_sized_one(tmp_path):
+@pytest.mark.parametrize("start", ["fork", "spawn"])  # spawn: where the system cannot fork (Windows)
+def test_worker_processes_report_broken_cells_and_stop_on_a_wrong_sized_one(tmp_path, monkeypatch, start):
+    monkeypatch.setattr(tiles.multiprocessing, "get_all_start_methods", lambda: [start])
     grid_table, _ = colour_cells(tmp_path, count=110, cols=3, rows=40)  # 96 x 1,280 px: two bands
     broken = grid_table.sort_values("row")["id"].iloc[-1]  # in the second band
     (tmp_path / "cells" / f"{broken}.jpg").write_bytes(b"\xff\xd8 not a jpeg")
