@@ -104,8 +104,13 @@ def resolve_grid_size(text: str, count: int, aspect: float = 1.0) -> tuple[int, 
 
 def load_features(path):
     """Read a features file (written by the features stage) as (ids, vectors, description)."""
-    with np.load(path, allow_pickle=False) as data:
-        return [str(key) for key in data["ids"]], data["features"], json.loads(str(data["description"]))
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return [str(key) for key in data["ids"]], data["features"], json.loads(str(data["description"]))
+    except FileNotFoundError:
+        raise PipelineError(f"features file not found: {path}") from None
+    except (KeyError, ValueError, OSError) as error:
+        raise PipelineError(f"{path} is not a features file written by the features stage ({error})") from None
 
 
 def nearest_neighbours(points: np.ndarray, queries: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:

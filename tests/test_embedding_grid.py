@@ -201,6 +201,11 @@ def test_grid_cli_refines_by_features_matched_by_id(tmp_path):
     np.testing.assert_array_equal(plain, grid.assign_to_grid(points, 10, 9))
     np.savez(tmp_path / "short.npz", ids=np.array(ids[:-1]), paths=np.array(ids[:-1]), features=features[:-1],
              description=np.array("{}"))
+    with pytest.raises(PipelineError, match="features file not found"):
+        grid.main(arguments[:3] + [str(tmp_path / "nowhere.npz")] + arguments[4:] + ["-out", str(tmp_path / "g4.csv")])
+    (tmp_path / "junk.npz").write_bytes(b"not a zip")
+    with pytest.raises(PipelineError, match="is not a features file"):
+        grid.main(arguments[:3] + [str(tmp_path / "junk.npz")] + arguments[4:] + ["-out", str(tmp_path / "g5.csv")])
     with pytest.raises(PipelineError, match="1 ids of the embedding have no features"):
         grid.main(["-in", str(tmp_path / "e.csv"), "-features", str(tmp_path / "short.npz"), "-grid", "10x9",
                    "-out", str(tmp_path / "g3.csv")])
