@@ -22,6 +22,16 @@ def test_dpq_matches_the_authors_reference_implementation():
     assert ours == pytest.approx(reference, rel=1e-9)
 
 
+def test_dpq_over_blocks_of_rows_equals_dpq_over_all_at_once():
+    rng = np.random.default_rng(4)
+    features = rng.normal(size=(7 * 11, 6))
+    cells = lattice(11, 7)[rng.permutation(77)]
+    whole = quality.dpq(features, cells)
+    assert quality.dpq(features, cells, pairs_at_once=77 * 5) == pytest.approx(whole, rel=1e-12)  # 5 rows a block
+    assert quality.dpq(features, cells, pairs_at_once=1) == pytest.approx(whole, rel=1e-12)  # one row a block
+    assert quality.dpq(features[:1], cells[:1]) == 0.0
+
+
 def test_dpq_is_one_for_a_perfect_arrangement_and_lower_when_shuffled():
     cells = lattice(10, 10)
     features = np.column_stack([cells, np.zeros(100)]).astype(float) * 3.0  # feature space = the grid itself
