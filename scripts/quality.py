@@ -58,7 +58,8 @@ def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16, pairs_at_onc
         rows = np.arange(start, min(count, start + step))
         distances = np.sqrt(np.maximum(squares[rows, None] + squares[None, :] - 2 * features[rows] @ features.T, 0))
         distances[np.arange(len(rows)), rows] = 0
-        grid_distances = ((positions[rows, None, :] - positions[None, :, :]) ** 2).sum(axis=2)
+        grid_distances = ((positions[rows, None, 0] - positions[None, :, 0]) ** 2
+                          + (positions[rows, None, 1] - positions[None, :, 1]) ** 2)
         by_grid = np.fmod(np.sort(distances / scale + grid_distances, axis=1), 1) * scale
         distances.sort(axis=1)
         total += distances[:, 1:].sum()
