@@ -560,6 +560,36 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await finish(s);
   });
 
+  test('keyboard: Tab reaches the zoom buttons, which stay shown while focused; Enter and Space press them', async () => {
+    const s = await open();
+    const { page } = s;
+    await page.locator('#viewer .openseadragon-canvas').first().focus();
+    const focusedLabel = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label'));
+    for (let presses = 0; presses < 8 && (await focusedLabel()) !== 'Zoom in'; presses++) await page.keyboard.press('Tab');
+    assert.equal(await focusedLabel(), 'Zoom in', 'Tab from the mosaic reaches the zoom-in button');
+    assert.equal(await page.evaluate(() => document.activeElement.getAttribute('role')), 'button');
+    await page.waitForTimeout(3000); // longer than OSD's delay and fade for unused controls
+    const shown = await page.evaluate(() => {
+      let opacity = 1;
+      for (let e = document.activeElement; e; e = e.parentElement) opacity *= Number(getComputedStyle(e).opacity);
+      return opacity;
+    });
+    assert.ok(shown > 0.9, `the focused button stays visible (opacity ${shown})`);
+    const zoom = () => Number(parseHash(page.url()).get('z'));
+    await page.keyboard.press('Enter');
+    const first = await eventually(async () => zoom() || null);
+    assert.ok(first > 0, `Enter on "Zoom in" zooms and the link says so: ${page.url()}`);
+    await page.keyboard.press('Enter');
+    const second = await eventually(async () => (zoom() > first ? zoom() : null));
+    assert.ok(second > first, `a second Enter zooms in further (${first} -> ${zoom()})`);
+    await page.keyboard.press('Tab');
+    assert.equal(await focusedLabel(), 'Zoom out', 'the next Tab reaches the zoom-out button');
+    await page.keyboard.press(' ');
+    const third = await eventually(async () => (zoom() < second ? zoom() : null));
+    assert.ok(third < second, `Space on "Zoom out" zooms out (${second} -> ${zoom()})`);
+    await finish(s);
+  });
+
   test('a title made of markup stays text: panel, tooltip and results show it literally, no dialog', async () => {
     const id = expected.xssId;
     const i = position.get(id);

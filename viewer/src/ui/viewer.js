@@ -52,6 +52,7 @@ export function createViewer(container, index, handlers) {
   viewer.canvas.setAttribute('aria-label', KEYBOARD_HELP);
   viewer.canvas.setAttribute('aria-roledescription', 'mosaic');
   if (viewer.drawer && viewer.drawer.canvas instanceof HTMLElement) viewer.drawer.canvas.tabIndex = -1;
+  reachableButtons(viewer);
 
   const hoverBox = overlayBox('cell-outline cell-hover');
   const selectedBox = overlayBox('cell-outline cell-selected');
@@ -395,4 +396,26 @@ export function createViewer(container, index, handlers) {
       viewer.destroy();
     },
   };
+}
+
+/**
+ * OSD's zoom, home and full-page buttons answer Enter but are left out of the tab order, and they
+ * fade out until a pointer comes near. Put them in the tab order as named buttons, keep the
+ * controls shown while one has the focus, and let Space press them too.
+ */
+function reachableButtons(viewer) {
+  for (const button of viewer.buttonGroup ? viewer.buttonGroup.buttons : []) {
+    const { element } = button;
+    element.tabIndex = 0;
+    element.setAttribute('role', 'button');
+    element.setAttribute('aria-label', button.tooltip);
+    element.addEventListener('focus', () => viewer.setControlsEnabled(true));
+    element.addEventListener('blur', () => viewer.setControlsEnabled(false));
+    element.addEventListener('keydown', (event) => {
+      if (event.key !== ' ') return;
+      event.preventDefault();
+      button.raiseEvent('click', { originalEvent: event });
+      button.raiseEvent('release', { originalEvent: event });
+    });
+  }
 }
