@@ -24,6 +24,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from common import PipelineError, atomic_path, load_features, read_embedding, resolve_grid_size, run_cli
 
@@ -93,7 +94,7 @@ def assign_to_grid(points: np.ndarray, cols: int, rows: int, block: int = DEFAUL
 
 
 def swap_refine(features: np.ndarray, cells: np.ndarray, cols: int, rows: int, radius: int = SWAP_RADIUS,
-                sweeps: int = SWAP_SWEEPS) -> np.ndarray:
+                sweeps: int = SWAP_SWEEPS, progress: bool = False) -> np.ndarray:
     """Swap nearby images wherever that makes each one's grid neighbourhood more alike it in features.
 
     The assignment follows the 2-D embedding, so it keeps neighbourhoods only as well as t-SNE did;
@@ -122,6 +123,7 @@ def swap_refine(features: np.ndarray, cells: np.ndarray, cols: int, rows: int, r
         sums += weight * padded[radius + dy:radius + dy + rows, radius + dx:radius + dx + cols]
         weights += weight * present[radius + dy:radius + dy + rows, radius + dx:radius + dx + cols]
     del padded, present
+    bar = tqdm(total=sweeps, unit="sweep", desc="swaps", disable=not progress, mininterval=1.0, file=sys.stderr)
     for _ in range(sweeps):
         swapped = 0
         for dx, dy in SWAP_OFFSETS:
@@ -153,8 +155,11 @@ def swap_refine(features: np.ndarray, cells: np.ndarray, cols: int, rows: int, r
                             ok = (ty >= 0) & (ty < rows) & (tx >= 0) & (tx < cols)
                             np.add.at(sums, (ty[ok], tx[ok]), sign * weight * moved[ok])
                     swapped += len(chosen)
+        bar.update()
+        bar.set_postfix(swapped=swapped, refresh=False)
         if not swapped:
             break
+    bar.close()
     out = np.zeros_like(cells)
     row_index, col_index = np.nonzero(occupant >= 0)
     out[occupant[row_index, col_index]] = np.column_stack([col_index, row_index])
@@ -269,7 +274,8 @@ def main(argv=None):
             if missing:
                 raise PipelineError(f"{len(missing)} ids of the embedding have no features in {args.features}, "
                                     f"e.g. {missing[0]}")
-            cells = swap_refine(features[[row_of[key] for key in ids]], cells, cols, rows, args.swap_radius)
+            cells = swap_refine(features[[row_of[key] for key in ids]], cells, cols, rows, args.swap_radius,
+                                progress=True)
             print(f"grid: refined by swaps within {args.swap_radius} cells", file=sys.stderr)
     save_grid(args.output, ids, cells, cols, rows)
     print(f"grid: wrote {args.output}", file=sys.stderr)

@@ -22,6 +22,7 @@ import sys
 
 import numpy as np
 import pandas as pd
+from tqdm import tqdm
 
 from common import (PipelineError, atomic_path, load_features, nearest_neighbours, read_embedding, read_grid, read_table,
                     run_cli)
@@ -34,7 +35,8 @@ def _preservation_gain(mean_of_first_k: np.ndarray, mean_distance: float) -> np.
     return np.clip((mean_distance - mean_of_first_k) / mean_distance, 0, None)
 
 
-def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16, pairs_at_once: int = 10_000_000) -> float:
+def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16, pairs_at_once: int = 10_000_000,
+        progress: bool = False) -> float:
     """Distance Preservation Quality of an arrangement: 1 when, for every k, each image's k nearest
     places on the grid hold its k nearest images in feature space; lower the less they do (a random
     arrangement of clustered data still scores well above 0, since p = 16 weighs the largest gains).
@@ -54,6 +56,7 @@ def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16, pairs_at_onc
     ranks = np.arange(1, count)
     sum_by_grid, sum_by_features, total = np.zeros(count - 1), np.zeros(count - 1), 0.0
     step = max(1, pairs_at_once // count)
+    bar = tqdm(total=count, unit="img", desc="DPQ16", disable=not progress, mininterval=1.0, file=sys.stderr)
     for start in range(0, count, step):
         rows = np.arange(start, min(count, start + step))
         distances = np.sqrt(np.maximum(squares[rows, None] + squares[None, :] - 2 * features[rows] @ features.T, 0))
@@ -65,6 +68,8 @@ def dpq(features: np.ndarray, positions: np.ndarray, p: float = 16, pairs_at_onc
         total += distances[:, 1:].sum()
         sum_by_grid += (np.cumsum(by_grid[:, 1:], axis=1) / ranks).sum(axis=0)
         sum_by_features += (np.cumsum(distances[:, 1:], axis=1) / ranks).sum(axis=0)
+        bar.update(len(rows))
+    bar.close()
     mean_distance = total / (count * (count - 1))
     if mean_distance == 0:
         return 0.0
@@ -100,7 +105,7 @@ def subject_share(positions: np.ndarray, subject_sets: list[set], k: int = 10, q
 
 
 def collection_dpq(features: np.ndarray, cells: np.ndarray, subset: int = EXACT_DPQ_UP_TO, subsets: int = 3,
-                   seed: int = 0) -> tuple[float, dict | None]:
+                   seed: int = 0, progress: bool = False) -> tuple[float, dict | None]:
     """DPQ16 of a whole arrangement over all pairs up to `subset` images; above, the mean over `subsets`
     random subsets of that size, and (second value) which subsets, so a report can say it is an estimate.
 
@@ -109,20 +114,21 @@ def collection_dpq(features: np.ndarray, cells: np.ndarray, subset: int = EXACT_
     """
     count = len(features)
     if count <= subset:
-        return dpq(features, cells), None
+        return dpq(features, cells, progress=progress), None
     rng = np.random.default_rng(seed)
     samples = [np.sort(rng.choice(count, subset, replace=False)) for _ in range(subsets)]
-    return float(np.mean([dpq(features[s], cells[s]) for s in samples])), {"size": subset, "count": subsets}
+    values = [dpq(features[s], cells[s], progress=progress) for s in samples]
+    return float(np.mean(values)), {"size": subset, "count": subsets}
 
 
 def measure(ids, features, embedding, cells, subjects_by_id=None, k=10, subset=EXACT_DPQ_UP_TO, subsets=3,
-            queries=5000, seed=0) -> dict:
+            queries=5000, seed=0, progress=False) -> dict:
     """All layout measures for one build; arrays are aligned with `ids`."""
     rng = np.random.default_rng(seed)
     count = len(ids)
     query_index = np.sort(rng.choice(count, queries, replace=False)) if count > queries else None
     tie_jitter = 0.01  # grid cells are 1 apart: this only orders equal distances
-    dpq16, estimated_on = collection_dpq(features, cells, subset, subsets, seed)
+    dpq16, estimated_on = collection_dpq(features, cells, subset, subsets, seed, progress)
     result = {
         "images": count,
         "dpq16": {"value": dpq16, "estimated_on_random_subsets": estimated_on},
@@ -174,7 +180,7 @@ def main(argv=None):
         subjects_by_id = table.groupby("id")["subject"].apply(lambda s: set(s.str.strip())).to_dict()
     print(f"quality: measuring {len(ids)} images", file=sys.stderr)
     result = measure(ids, features, embedding.loc[ids, ["x", "y"]].to_numpy(), grid.loc[ids, ["col", "row"]].to_numpy(),
-                     subjects_by_id, subset=args.subset, queries=args.queries, seed=args.seed)
+                     subjects_by_id, subset=args.subset, queries=args.queries, seed=args.seed, progress=True)
     result["grid_size"] = f"{cols}x{rows}"
     with atomic_path(args.output) as temp:
         temp.write_text(json.dumps(result, indent=1))
