@@ -165,6 +165,8 @@ def main(argv=None):
     parser.add_argument("-queries", type=int, default=5000, help="largest N for exact neighbour measures")
     parser.add_argument("-seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.subset < 2:
+        raise PipelineError(f"-subset must be at least 2 images, not {args.subset}")
 
     ids, features, _ = load_features(args.features)
     embedding = read_embedding(args.embedding).set_index("id")

@@ -96,3 +96,10 @@ def test_cli_writes_layout_quality_json(tmp_path):
     subjects = result["subjects"]
     assert subjects["share_of_10_grid_neighbours_with_a_shared_subject"] > subjects["same_for_random_arrangements"]
     assert result["grid_size"] == "6x6"
+
+
+def test_cli_refuses_a_subset_too_small_to_measure(tmp_path):
+    with pytest.raises(quality.PipelineError, match="at least 2"):
+        quality.main(["-features", "f.npz", "-embedding", "e.csv", "-grid", "g.csv", "-out", str(tmp_path / "q.json"),
+                      "-subset", "1"])
+    assert not (tmp_path / "q.json").exists()
