@@ -9,9 +9,9 @@ Data sets:
 - ``amnh``: the pipeline's own features of the 1,500 AMNH sample thumbnails (real photographs),
   computed with the default feature settings (cached under /tmp between runs).
 - ``clustered-N``: N points in 256-D drawn around 60 centres of random spread (a stand-in for a large
-  collection's PCA features), seed 0.
+  collection's PCA features), seed 0 (``--data-seed``: another draw of centres, spreads and points).
 
-    python bench/layout.py [--sizes 13000 50000] [--no-amnh] [--methods default exact]
+    python bench/layout.py [--sizes 13000 50000] [--no-amnh] [--methods default exact] [--data-seed 1]
 """
 from __future__ import annotations
 
@@ -110,6 +110,7 @@ def timed(function, *args):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[13000])
+    parser.add_argument("--data-seed", type=int, default=0, help="seed of the clustered data sets")
     parser.add_argument("--no-amnh", action="store_true")
     parser.add_argument("--engines", nargs="*", default=[], choices=["umap", "multicore-tsne"],
                         help="embedding engines to time beside openTSNE (grids are made from openTSNE's layout)")
@@ -120,7 +121,8 @@ def main():
                         help="also time one exact (unsplit) assignment up to this many images")
     args = parser.parse_args()
     sets = ([] if args.no_amnh else [("amnh (1,500 real)", amnh_features())])
-    sets += [(f"clustered-{n}", clustered(n)) for n in args.sizes]
+    sets += [(f"clustered-{n}" + (f" (data seed {args.data_seed})" if args.data_seed else ""),
+              clustered(n, seed=args.data_seed)) for n in args.sizes]
     print("| data | step | seconds | peak RSS MB | DPQ16 | 10-NN kept | 10 t-SNE neighbours kept |\n"
           "|---|---|---|---|---|---|---|")
     for name, vectors in sets:
