@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   install everything, build the demo collection, serve the viewer
-#   make test   install everything, run the whole test suite
-# Other targets: make setup | browser | run | serve | dag | bench | bench-viewer | e2e | clean
+#   make test   install everything, run the whole test suite and the checkers
+# Other targets: make setup | browser | run | serve | dag | test-fast | lint | docs | bench | bench-viewer
+#                | bench-plan | e2e | clean
 
 PYTHON ?= python3
 CORES ?= 2
@@ -10,7 +11,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test setup browser run serve dag bench bench-viewer e2e clean
+.PHONY: demo test test-fast lint docs setup browser run serve dag bench bench-viewer bench-plan e2e clean
 
 demo: run serve
 
@@ -20,6 +21,8 @@ $(VENV)/.installed: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
+	# The stage modules in scripts/ are importable in this environment (the Snakefile, benchmarks, a shell)
+	$(BIN)/python -c "import site, sys; open(site.getsitepackages()[0] + '/image-collection-workflow.pth', 'w').write(sys.argv[1] + '\n')" "$(CURDIR)/scripts"
 	# RasterFairy, the original's grid method: its declared dependencies (moviepy, an old Pillow) are not needed
 	$(BIN)/pip install --quiet --no-deps rasterfairy==1.0.6
 	# MulticoreTSNE, the original's t-SNE engine: built from its PyPI source with two fixes (needs cmake, g++)
@@ -53,13 +56,33 @@ serve: setup
 dag: setup
 	$(BIN)/snakemake --dag
 
-test: setup browser
+test: setup browser lint
 	$(BIN)/python -m pytest tests
 	npm test --prefix viewer
+
+# The fast loop: every test but the whole-workflow, browser and slow ones (under a minute).
+test-fast: setup
+	$(BIN)/python -m pytest tests -m "not workflow and not browser and not slow"
+	npm test --prefix viewer
+
+# Checkers: Snakemake's linter, ruff on the Python, snakefmt on the Snakefile, the generated docs.
+lint: setup
+	$(BIN)/snakemake --lint --quiet all
+	$(BIN)/ruff check .
+	$(BIN)/snakefmt --check Snakefile
+	$(BIN)/python scripts/config_reference.py --check
+
+# The configuration reference (docs/configuration.md), generated from the schema's descriptions.
+docs: setup
+	$(BIN)/python scripts/config_reference.py
 
 # Only the viewer's browser tests (builds their small collection, then drives Chromium).
 e2e: setup browser
 	$(BIN)/python -m pytest tests/test_viewer_e2e.py -s
+
+# How long planning takes (snakemake -n) on an up-to-date 13,000-image collection (needs ../shared/data/amnh-sample).
+bench-plan: setup
+	$(BIN)/python bench/plan_time.py
 
 bench: setup
 	$(BIN)/python bench/demo_run.py

@@ -1,41 +1,48 @@
 # Image-collection visualizer: a folder of photographs -> an explorable mosaic and its web viewer.
 #
-#   demo_collection  (only for the built-in demo) sample photographs -> data/demo/
-#   extract          images -> CNN, in N shards         results/<name>/features/raw-<i>-of-<N>.npz
-#   features         shards joined -> PCA               results/<name>/features.npz, rejected.csv
-#   embedding        features -> 2-D (t-SNE or UMAP)    results/<name>/embedding.csv   (id,x,y)
-#   grid             one cell per image (lap on the      results/<name>/grid.csv        (id,col,row)
-#                    2-D points, or flas on features)
-#   mosaic           each image fitted to a cell       results/<name>/cells/<id>.jpg
-#   tiles            cells on the grid -> one pyramid:  results/<name>/tiles/mosaic.dzi, iiif/info.json,
-#                    Deep Zoom + IIIF level 0 + preview  preview.jpg
-#   metadata         CSVs joined with the grid -> JSON  results/<name>/items.json, metadata_report.csv,
-#                    (any export, via a column map)       subjects.csv
-#   quality          how well grid and embedding keep    results/<name>/layout_quality.json
-#                    neighbours (DPQ16, 10-NN, subjects)
-#   neighbours       each image's 12 most similar        results/<name>/neighbours.json
-#                    (the viewer's "more like this")
-#   manifest         IIIF Presentation 3, cells as      results/<name>/iiif-manifest.json
-#                    annotations (if tiles.iiif)
-#   site             viewer + tiles + JSON, static      results/<name>/site/
+#   demo_collection  (demo only) sample photographs       data/demo/images/, items.csv, subjects.csv
+#   image_shard      the collection listed, per shard     images/shard-<i>-of-<N>.csv
+#   images           ... and the lists joined once        images.csv            (id,path,size,mtime_ns)
+#   extract          images -> CNN, in N shards           features/raw-<i>-of-<N>.npz
+#   features         shards joined -> PCA                 features.npz, rejected.csv
+#   embedding        features -> 2-D (t-SNE or UMAP)      embedding.csv         (id,x,y)
+#   grid             one cell per image                   grid.csv              (id,col,row)
+#   mosaic           each image fitted to a cell          cells/<id>.jpg
+#   tiles            cells on the grid -> one pyramid     tiles/ (Deep Zoom, IIIF level 0, preview.jpg),
+#                                                         mosaic.json (its geometry)
+#   metadata         CSVs joined with the grid            items.json, metadata_report.csv, subjects.csv
+#   quality          how well the layout keeps neighbours layout_quality.json
+#   neighbours       each image's most similar images     neighbours.json (the viewer's "more like this")
+#   manifest         IIIF Presentation 3 (if tiles.iiif)  iiif-manifest.json
+#   site             viewer + tiles + JSON, static        site/
 #
+# Outputs go to results/<collection.name>/ and are keyed by image id (the file name without extension).
 # Each stage is one script in scripts/ that also runs on its own (python scripts/<stage>.py -h).
 # Run: snakemake --cores 2        Plan: snakemake -n        Picture: snakemake --dag | dot -Tsvg
+#
+# Planning stays cheap: this file imports only the standard library, PyYAML and jsonschema (through
+# scripts/workflow_config.py and scripts/images.py, which `make setup` puts on the virtual
+# environment's path), and no rule has one input per image: stages read the list in images.csv.
 
 import json
-import sys
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import min_version, validate
 
+try:
+    import images
+    import workflow_config
+    from common import PipelineError
+except ImportError as error:
+    raise WorkflowError(
+        f"{error}: the workflow's modules in scripts/ are not importable; run `make setup`, "
+        "or add the scripts/ folder to PYTHONPATH"
+    )
+
 min_version("9.0")
 
 BASE = Path(workflow.basedir)
-sys.path.insert(0, str(BASE / "scripts"))
-import features  # noqa: E402
-import workflow_config  # noqa: E402
-from common import PipelineError  # noqa: E402
 
 
 # config.yaml is the default collection. A file given with --configfile replaces it whole instead of
@@ -53,20 +60,23 @@ validate(config, BASE / "schemas" / "config.schema.yaml")  # fills in defaults
 
 NAME = config["collection"]["name"]
 OUT = f"results/{NAME}"
-SCRIPTS = BASE / "scripts"
-VIEWER = BASE / "viewer"
 DEMO = config.get("demo")
-
+FEATURES = config["features"]
+SHARDS = FEATURES["shards"]
 try:
-    if DEMO:
-        import demo_collection
-
-        IMAGES = [f"{DEMO['folder']}/images/{key}.jpg" for key in demo_collection.demo_ids(DEMO["per_source"])]
-        workflow_config.check_grid(config, len(IMAGES))
-    else:
-        IMAGES = list(workflow_config.collection_images(config).values())
+    PLANNED = workflow_config.planned_images(config)
 except PipelineError as error:
     raise WorkflowError(str(error))
+SHARD_DIGESTS = workflow_config.shard_digests(PLANNED, SHARDS)
+
+
+wildcard_constraints:
+    shard=r"\d+",
+
+
+def script(stage):
+    """The path of a stage's script, passed to its rule as a param."""
+    return str(BASE / "scripts" / f"{stage}.py")
 
 
 rule all:
@@ -75,87 +85,135 @@ rule all:
         f"{OUT}/layout_quality.json",
 
 
+# Rules that take seconds run on the submitting host, not in a cluster job.
+localrules:
+    all,
+    image_shard,
+    images,
+    manifest,
+    site,
+
+
 if DEMO:
 
     rule demo_collection:
         output:
-            images=IMAGES,
+            images=directory(f"{DEMO['folder']}/images"),
             records=f"{DEMO['folder']}/items.csv",
             subjects=f"{DEMO['folder']}/subjects.csv",
-        params:
-            per_source=DEMO["per_source"],
+        log:
+            f"{OUT}/logs/demo_collection.log",
         benchmark:
             f"{OUT}/benchmarks/demo_collection.tsv"
         conda:
             "envs/demo.yaml"
+        params:
+            script=script("demo_collection"),
+            folder=lambda wildcards, output: Path(output.records).parent,
+            per_source=DEMO["per_source"],
         shell:
-            "python {SCRIPTS}/demo_collection.py -out {DEMO[folder]} -per-source {params.per_source}"
+            "python {params.script} --out {params.folder:q} --per-source {params.per_source} 2>&1 | tee {log}"
 
 
-FEATURES = config["features"]
-SHARDS = FEATURES["shards"]
+rule image_shard:
+    input:
+        # The demo's pictures are made by the rule above; a real collection's exist already.
+        [f"{DEMO['folder']}/images"] if DEMO else [],
+    output:
+        f"{OUT}/images/shard-{{shard}}-of-{SHARDS}.csv",
+    log:
+        f"{OUT}/logs/images-{{shard}}.log",
+    conda:
+        "envs/images.yaml"
+    params:
+        script=script("images"),
+        pattern=config["images"],
+        shards=SHARDS,
+        # A shard's list, and so its extraction, is rewritten only when its own images change.
+        listing=lambda wildcards: SHARD_DIGESTS[int(wildcards.shard)],
+    shell:
+        "python {params.script} --in {params.pattern:q} --shard {wildcards.shard}/{params.shards} --out {output}"
+        " 2>&1 | tee {log}"
 
 
-def shard_images(wildcards):
-    """The images of one extraction shard (a stable split by id, see features.shard_of)."""
-    return [path for path in IMAGES if features.shard_of(Path(path).stem, SHARDS) == int(wildcards.shard)]
+rule images:
+    input:
+        expand(f"{OUT}/images/shard-{{shard}}-of-{SHARDS}.csv", shard=range(SHARDS)),
+    output:
+        f"{OUT}/images.csv",
+    log:
+        f"{OUT}/logs/images.log",
+    conda:
+        "envs/images.yaml"
+    params:
+        script=script("images"),
+    shell:
+        "python {params.script} --join {input} --out {output} 2>&1 | tee {log}"
 
 
 def extraction_options():
-    options = [f"-model {FEATURES['model']}", f"-weights {FEATURES['weights']!r}", f"-batch {FEATURES['batch_size']}",
-               f"-device {FEATURES['device']}", f"-precision {FEATURES['precision']}",
-               f"-runtime {FEATURES['runtime']}"]
-    options += [f"-layer {FEATURES['layer']}"] if FEATURES["layer"] else []
-    options += [f"-size {FEATURES['input_size']}"] if FEATURES["input_size"] else []
-    options += [f"-crops {' '.join(map(str, FEATURES['centre_crops']))}"] if FEATURES["centre_crops"] else []
-    options += ["-flip"] if FEATURES["flip"] else []
-    options += [f"-cache {FEATURES['cache']!r}"] if FEATURES["cache"] else []
+    options = [
+        f"--model {FEATURES['model']}",
+        f"--weights {FEATURES['weights']!r}",
+        f"--batch {FEATURES['batch_size']}",
+        f"--device {FEATURES['device']}",
+        f"--precision {FEATURES['precision']}",
+        f"--runtime {FEATURES['runtime']}",
+    ]
+    options += [f"--layer {FEATURES['layer']}"] if FEATURES["layer"] else []
+    options += [f"--size {FEATURES['input_size']}"] if FEATURES["input_size"] else []
+    options += [f"--crops {' '.join(map(str, FEATURES['centre_crops']))}"] if FEATURES["centre_crops"] else []
+    options += ["--flip"] if FEATURES["flip"] else []
+    options += [f"--cache {FEATURES['cache']!r}"] if FEATURES["cache"] else []
     return " ".join(options)
 
 
 rule extract:
     input:
-        shard_images,
+        f"{OUT}/images/shard-{{shard}}-of-{SHARDS}.csv",
     output:
         f"{OUT}/features/raw-{{shard}}-of-{SHARDS}.npz",
-    params:
-        images=config["images"],
-        options=extraction_options(),
-    threads: FEATURES["threads"] or config["jobs"]
-    resources:
-        mem_mb=FEATURES["mem_mb"],
-        gpu=1 if FEATURES["device"] == "cuda" else 0,
     log:
         f"{OUT}/logs/extract-{{shard}}.log",
     benchmark:
         f"{OUT}/benchmarks/extract-{{shard}}.tsv"
     conda:
         "envs/features.yaml"
+    threads: FEATURES["threads"] or config["jobs"]
+    resources:
+        mem_mb=FEATURES["mem_mb"],
+        gpu=1 if FEATURES["device"] == "cuda" else 0,
+    params:
+        script=script("extract"),
+        options=extraction_options(),
     shell:
-        "python {SCRIPTS}/features.py -in {params.images:q} -shard {wildcards.shard}/{SHARDS} -raw {output}"
-        " {params.options} -jobs {threads} 2>&1 | tee {log}"
+        "python {params.script} --images {input} --out {output}" " {params.options} --jobs {threads} 2>&1 | tee {log}"
 
 
 rule features:
     input:
         vectors=FEATURES["embeddings"] or expand(f"{OUT}/features/raw-{{shard}}-of-{SHARDS}.npz", shard=range(SHARDS)),
-        images=IMAGES if FEATURES["embeddings"] else [],
+        images=[f"{OUT}/images.csv"] if FEATURES["embeddings"] else [],
     output:
         features=f"{OUT}/features.npz",
         rejected=f"{OUT}/rejected.csv",
-    params:
-        source=f"-in {config['images']!r} -embeddings" if FEATURES["embeddings"] else "-gather",
-        pca=FEATURES["pca"],
-        l2="-l2" if FEATURES["l2_normalize"] else "",
     log:
         f"{OUT}/logs/features.log",
     benchmark:
         f"{OUT}/benchmarks/features.tsv"
     conda:
         "envs/features.yaml"
+    params:
+        script=script("features"),
+        source=lambda wildcards, input: f"--images {input.images} --embeddings" if input.images else "--gather",
+        pca=FEATURES["pca"],
+        l2="--l2" if FEATURES["l2_normalize"] else "",
     shell:
-        "python {SCRIPTS}/features.py {params.source} {input.vectors} -out {output.features} -rejected {output.rejected}"
-        " -pca {params.pca} {params.l2} 2>&1 | tee {log}"
+        "python {params.script} {params.source} {input.vectors} --out {output.features} --rejected {output.rejected}"
+        " --pca {params.pca} {params.l2} 2>&1 | tee {log}"
+
+
+EMBEDDING = config["embedding"]
 
 
 rule embedding:
@@ -163,74 +221,80 @@ rule embedding:
         f"{OUT}/features.npz",
     output:
         f"{OUT}/embedding.csv",
-    params:
-        method=config["embedding"]["method"],
-        neighbours=config["embedding"]["neighbours"],
-        min_dist=config["embedding"]["min_dist"],
-        perplexity=config["embedding"]["perplexity"],
-        angle=config["embedding"]["angle"],
-        rate=config["embedding"]["learning_rate"],
-        iterations=config["embedding"]["iterations"],
-        seed=config["embedding"]["random_state"],
-    threads: config["jobs"]
     log:
         f"{OUT}/logs/embedding.log",
     benchmark:
         f"{OUT}/benchmarks/embedding.tsv"
     conda:
         "envs/embedding.yaml"
+    threads: config["jobs"]
+    params:
+        script=script("embedding"),
+        method=EMBEDDING["method"],
+        neighbours=EMBEDDING["neighbours"],
+        min_dist=EMBEDDING["min_dist"],
+        perplexity=EMBEDDING["perplexity"],
+        angle=EMBEDDING["angle"],
+        rate=EMBEDDING["learning_rate"],
+        iterations=EMBEDDING["iterations"],
+        seed=EMBEDDING["random_state"],
     shell:
-        "python {SCRIPTS}/embedding.py -in {input} -out {output} -method {params.method}"
-        " -perplexity {params.perplexity} -angle {params.angle} -neighbours {params.neighbours} -min-dist {params.min_dist}"
-        " -rate {params.rate} -iter {params.iterations} -seed {params.seed} -jobs {threads} 2>&1 | tee {log}"
+        "python {params.script} --in {input} --out {output} --method {params.method}"
+        " --perplexity {params.perplexity} --angle {params.angle} --neighbours {params.neighbours}"
+        " --min-dist {params.min_dist} --learning-rate {params.rate} --iterations {params.iterations}"
+        " --seed {params.seed} --jobs {threads} 2>&1 | tee {log}"
+
+
+GRID = config["grid"]
 
 
 rule grid:
     input:
-        layout=f"{OUT}/features.npz" if config["grid"]["method"] == "flas" else f"{OUT}/embedding.csv",
+        layout=f"{OUT}/features.npz" if GRID["method"] == "flas" else f"{OUT}/embedding.csv",
         features=f"{OUT}/features.npz",
     output:
         f"{OUT}/grid.csv",
-    params:
-        method=config["grid"]["method"],
-        size=config["grid"]["size"],
-        aspect=config["grid"]["aspect"],
-        block=config["grid"]["block"],
-        swap_radius=config["grid"]["swap_radius"],
-        seed=config["grid"]["random_state"],
     log:
         f"{OUT}/logs/grid.log",
     benchmark:
         f"{OUT}/benchmarks/grid.tsv"
     conda:
         "envs/grid.yaml"
+    params:
+        script=script("grid"),
+        method=GRID["method"],
+        size=GRID["size"],
+        aspect=GRID["aspect"],
+        block=GRID["block"],
+        swap_radius=GRID["swap_radius"],
+        seed=GRID["random_state"],
     shell:
-        "python {SCRIPTS}/grid.py -in {input.layout} -out {output} -method {params.method} -grid {params.size}"
-        " -aspect {params.aspect} -block {params.block} -features {input.features}"
-        " -swap-radius {params.swap_radius} -seed {params.seed} 2>&1 | tee {log}"
+        "python {params.script} --in {input.layout} --out {output} --method {params.method}"
+        " --grid-size {params.size} --aspect {params.aspect} --block {params.block} --features {input.features}"
+        " --swap-radius {params.swap_radius} --seed {params.seed} 2>&1 | tee {log}"
 
 
 rule mosaic:
     input:
         grid=f"{OUT}/grid.csv",
-        images=IMAGES,
+        images=f"{OUT}/images.csv",
     output:
         directory(f"{OUT}/cells"),
-    params:
-        images=config["images"],
-        size=config["tiles"]["size"],
-        fit=config["mosaic"]["fit"],
-        background=",".join(map(str, config["mosaic"]["background"])),
-    threads: config["jobs"]
     log:
         f"{OUT}/logs/mosaic.log",
     benchmark:
         f"{OUT}/benchmarks/mosaic.tsv"
     conda:
         "envs/tiles.yaml"
+    threads: config["jobs"]
+    params:
+        script=script("mosaic"),
+        size=config["tiles"]["size"],
+        fit=config["mosaic"]["fit"],
+        background=",".join(map(str, config["mosaic"]["background"])),
     shell:
-        "python {SCRIPTS}/mosaic.py -in {input.grid} -image {params.images:q} -out {output} -tile {params.size}"
-        " -fit {params.fit} -background {params.background} -jobs {threads} 2>&1 | tee {log}"
+        "python {params.script} --in {input.grid} --images {input.images} --out {output} --cell-size {params.size}"
+        " --fit {params.fit} --background {params.background} --jobs {threads} 2>&1 | tee {log}"
 
 
 rule tiles:
@@ -238,25 +302,28 @@ rule tiles:
         grid=f"{OUT}/grid.csv",
         cells=f"{OUT}/cells",
     output:
-        directory(f"{OUT}/tiles"),
-    params:
-        size=config["tiles"]["size"],
-        overlap=config["tiles"]["overlap"],
-        format=config["tiles"]["format"],
-        quality=config["tiles"]["quality"],
-        background=",".join(map(str, config["mosaic"]["background"])),
-        iiif=f"-iiif {config['site']['url']}tiles/iiif" if config["tiles"]["iiif"] else "",
-    threads: config["jobs"]
+        tiles=directory(f"{OUT}/tiles"),
+        geometry=f"{OUT}/mosaic.json",
     log:
         f"{OUT}/logs/tiles.log",
     benchmark:
         f"{OUT}/benchmarks/tiles.tsv"
     conda:
         "envs/tiles.yaml"
+    threads: config["jobs"]
+    params:
+        script=script("tiles"),
+        size=config["tiles"]["size"],
+        overlap=config["tiles"]["overlap"],
+        format=config["tiles"]["format"],
+        quality=config["tiles"]["quality"],
+        background=",".join(map(str, config["mosaic"]["background"])),
+        iiif=f"--iiif {config['site']['url']}tiles/iiif" if config["tiles"]["iiif"] else "",
     shell:
-        "python {SCRIPTS}/tiles.py -in {input.grid} -cells {input.cells} -out {output} -tile {params.size}"
-        " -tsize {params.size} -overlap {params.overlap} -format {params.format} -quality {params.quality}"
-        " -background {params.background} {params.iiif} -jobs {threads} 2>&1 | tee {log}"
+        "python {params.script} --in {input.grid} --cells {input.cells} --out {output.tiles}"
+        " --geometry {output.geometry} --cell-size {params.size} --tile-size {params.size}"
+        " --overlap {params.overlap} --format {params.format} --quality {params.quality}"
+        " --background {params.background} {params.iiif} --jobs {threads} 2>&1 | tee {log}"
 
 
 METADATA = config["metadata"]
@@ -272,26 +339,28 @@ rule metadata:
         json=f"{OUT}/items.json",
         report=f"{OUT}/metadata_report.csv",
         subjects=f"{OUT}/subjects.csv",
-    params:
-        top=METADATA["subjects_top"],
-        max_unmatched=METADATA["max_unmatched"],
-        years=METADATA["years"],
-        subjects=METADATA["subjects"] or "",
-        columns=json.dumps(METADATA["columns"]),
-        subject_columns=json.dumps(METADATA["subject_columns"]),  # null: the preset's
-        fold="-fold-subjects" if METADATA["fold_subject_case"] else "",
     log:
         f"{OUT}/logs/metadata.log",
     benchmark:
         f"{OUT}/benchmarks/metadata.tsv"
     conda:
         "envs/metadata.yaml"
+    params:
+        script=script("metadata"),
+        subjects=lambda wildcards, input: input.subjects[0] if input.subjects else "",
+        preset=METADATA["preset"],
+        top=METADATA["subjects_top"],
+        max_unmatched=METADATA["max_unmatched"],
+        years=METADATA["years"],
+        columns=json.dumps(METADATA["columns"]),
+        subject_columns=json.dumps(METADATA["subject_columns"]),  # null: the preset's
+        fold="--fold-subjects" if METADATA["fold_subject_case"] else "",
     shell:
-        "python {SCRIPTS}/metadata.py -in {input.records:q} -sub={params.subjects:q} -preset {METADATA[preset]}"
-        " -columns={params.columns:q} -subject-columns={params.subject_columns:q} {params.fold} -grid {input.grid}"
-        " -rejected {input.rejected} -out {output.json} -report {output.report} -subjects-out {output.subjects}"
-        " -subjects-top {params.top}"
-        " -max-unmatched {params.max_unmatched} -years {params.years} 2>&1 | tee {log}"
+        "python {params.script} --in {input.records:q} --subjects={params.subjects:q} --preset {params.preset}"
+        " --columns={params.columns:q} --subject-columns={params.subject_columns:q} {params.fold}"
+        " --grid {input.grid} --rejected {input.rejected} --out {output.json} --report {output.report}"
+        " --subjects-out {output.subjects} --subjects-top {params.top} --max-unmatched {params.max_unmatched}"
+        " --years {params.years} 2>&1 | tee {log}"
 
 
 rule quality:
@@ -308,9 +377,11 @@ rule quality:
         f"{OUT}/benchmarks/quality.tsv"
     conda:
         "envs/grid.yaml"
+    params:
+        script=script("quality"),
     shell:
-        "python {SCRIPTS}/quality.py -features {input.features} -embedding {input.embedding} -grid {input.grid}"
-        " -sub {input.subjects:q} -out {output} 2>&1 | tee {log}"
+        "python {params.script} --features {input.features} --embedding {input.embedding} --grid {input.grid}"
+        " --subjects {input.subjects:q} --out {output} 2>&1 | tee {log}"
 
 
 rule neighbours:
@@ -325,35 +396,45 @@ rule neighbours:
         f"{OUT}/benchmarks/neighbours.tsv"
     conda:
         "envs/grid.yaml"
+    params:
+        script=script("neighbours"),
+        neighbours=config["neighbours"]["count"],
     shell:
-        "python {SCRIPTS}/neighbours.py -features {input.features} -grid {input.grid} -out {output} -k 12"
-        " 2>&1 | tee {log}"
+        "python {params.script} --features {input.features} --grid {input.grid} --out {output}"
+        " --count {params.neighbours} 2>&1 | tee {log}"
 
 
 rule manifest:
     input:
         tiles=f"{OUT}/tiles",
+        geometry=f"{OUT}/mosaic.json",
         json=f"{OUT}/items.json",
     output:
         f"{OUT}/iiif-manifest.json",
-    params:
-        url=config["site"]["url"],
-        title=config["collection"]["title"],
-        description=config["collection"]["description"],
     log:
         f"{OUT}/logs/manifest.log",
     benchmark:
         f"{OUT}/benchmarks/manifest.tsv"
     conda:
         "envs/site.yaml"
+    params:
+        script=script("manifest"),
+        url=config["site"]["url"],
+        title=config["collection"]["title"],
+        description=config["collection"]["description"],
     shell:
-        "python {SCRIPTS}/manifest.py -tiles {input.tiles} -items {input.json} -url {params.url:q} -out {output}"
-        " -title={params.title:q} -description={params.description:q} 2>&1 | tee {log}"
+        "python {params.script} --tiles {input.tiles} --geometry {input.geometry} --items {input.json}"
+        " --url {params.url:q} --out {output} --title={params.title:q} --description={params.description:q}"
+        " 2>&1 | tee {log}"
+
+
+VIEWER = BASE / "viewer"
 
 
 rule site:
     input:
         tiles=f"{OUT}/tiles",
+        geometry=f"{OUT}/mosaic.json",
         cells=f"{OUT}/cells",
         json=f"{OUT}/items.json",
         neighbours=f"{OUT}/neighbours.json",
@@ -361,20 +442,22 @@ rule site:
         viewer=[VIEWER / "build.mjs", VIEWER / "package.json", *sorted((VIEWER / "src").rglob("*.*"))],
     output:
         directory(f"{OUT}/site"),
-    params:
-        name=NAME,
-        title=config["collection"]["title"],
-        description=config["collection"]["description"],
-        about=json.dumps(config["collection"]["about"]),
-        manifest=f"-manifest {OUT}/iiif-manifest.json" if config["tiles"]["iiif"] else "",
     log:
         f"{OUT}/logs/site.log",
     benchmark:
         f"{OUT}/benchmarks/site.tsv"
     conda:
         "envs/site.yaml"
+    params:
+        script=script("site"),
+        viewer=VIEWER,
+        name=NAME,
+        title=config["collection"]["title"],
+        description=config["collection"]["description"],
+        about=json.dumps(config["collection"]["about"]),
+        manifest=lambda wildcards, input: f"--manifest {input.manifest}" if input.manifest else "",
     shell:
-        "python {SCRIPTS}/site.py -tiles {input.tiles} -cells {input.cells} -items {input.json}"
-        " -neighbours {input.neighbours}"
-        " {params.manifest} -out {output} -viewer {VIEWER} -name {params.name} -title={params.title:q}"
-        " -description={params.description:q} -about={params.about:q} 2>&1 | tee {log}"
+        "python {params.script} --tiles {input.tiles} --geometry {input.geometry} --cells {input.cells}"
+        " --items {input.json} --neighbours {input.neighbours} {params.manifest} --out {output}"
+        " --viewer {params.viewer} --name {params.name} --title={params.title:q}"
+        " --description={params.description:q} --about={params.about:q} 2>&1 | tee {log}"

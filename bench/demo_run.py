@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from machine import describe_machine  # noqa: E402 (bench/machine.py)
+from machine import describe_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ["demo_collection", "extract-0", "features", "embedding", "grid", "mosaic", "tiles", "metadata", "site"]

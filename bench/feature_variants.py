@@ -49,8 +49,7 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from backbones import file_sha256  # noqa: E402
+from backbones import file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"

@@ -2,7 +2,7 @@
 
 - original loop: the 2019 script's way, one image at a time: decode, resize, predict a batch of one,
   in float32.
-- pipeline: features.extract as the workflow runs it (batches, decoding on a thread pool overlapped
+- pipeline: extract.extract as the workflow runs it (batches, decoding on a thread pool overlapped
   with inference), for each runtime and precision: PyTorch float32 and bfloat16, OpenVINO float32 and
   OpenVINO's own choice (the default, `precision: auto`).
 - ceiling: the same model, runtime and precision on pixels already decoded in memory (no reading or
@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import tempfile
 import time
 import zipfile
@@ -34,12 +33,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+import decoding
+import extract
+import features
+from backbones import build_backbone
+from images import find_images
 
-import features  # noqa: E402
-from backbones import build_backbone  # noqa: E402
-from common import find_images  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
 
@@ -68,20 +69,20 @@ def subject_score(ids: list[str], vectors: np.ndarray, k: int = 10) -> float:
 def original_loop(images: dict[str, str], model, crops) -> tuple[float, list, np.ndarray]:
     """The original's loop: read one image, predict it (its views), next image."""
     started = time.perf_counter()
-    vectors = [model.predict(features.decode_rgb(Path(p).read_bytes(), model.input_size, crops)).mean(axis=0)
+    vectors = [model.predict(decoding.decode_rgb(Path(p).read_bytes(), model.input_size, crops)).mean(axis=0)
                for p in images.values()]
     return time.perf_counter() - started, list(images), np.stack(vectors)
 
 
 def pipeline(images: dict[str, str], model, crops, batch: int, threads: int):
     started = time.perf_counter()
-    ids, vectors, _, _ = features.extract(images, model, batch, threads, crops=crops, progress=False)
+    ids, vectors, _, _ = extract.extract(images, model, batch, threads, crops=crops, progress=False)
     return time.perf_counter() - started, ids, vectors
 
 
 def ceiling(images: dict[str, str], model, crops, batch: int):
     """Inference alone on preloaded pixels, in the pipeline's batch size."""
-    pixels = np.stack([features.decode_rgb(Path(p).read_bytes(), model.input_size, crops) for p in images.values()])
+    pixels = np.stack([decoding.decode_rgb(Path(p).read_bytes(), model.input_size, crops) for p in images.values()])
     views = pixels.shape[1]
     flat = pixels.reshape(-1, *pixels.shape[2:])
     started = time.perf_counter()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import sys
 import tempfile
 import time
 import zipfile
@@ -25,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+import embedding
+import grid
+import quality
+from common import auto_grid_size
+from images import find_images
 
-import embedding  # noqa: E402
-import grid  # noqa: E402
-import quality  # noqa: E402
-from common import auto_grid_size, find_images  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample" / "sample.zip"
 CACHE = Path(tempfile.gettempdir()) / "bench-layout-amnh.npy"
@@ -45,11 +45,12 @@ def amnh_features() -> np.ndarray:
         archive.extractall(folder)
     # Imported here, not at the top: every timed child process imports this module, and the
     # extractor's PyTorch would add to each one's memory.
+    import extract
     import features
     from backbones import build_backbone
 
     model = build_backbone("efficientnet-lite0", threads=2, precision="auto")
-    _, raw, _, _ = features.extract(find_images(str(folder / "*.jpg")), model, crops=(0.8,))
+    _, raw, _, _ = extract.extract(find_images(str(folder / "*.jpg")), model, crops=(0.8,))
     reduced, _ = features.reduce_dimensions(raw, 256, normalize=True)
     np.save(CACHE, reduced)
     return reduced

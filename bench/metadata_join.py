@@ -12,18 +12,17 @@ import collections
 import gzip
 import json
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+import metadata
+from common import auto_grid_size
 
-import metadata  # noqa: E402
-from common import auto_grid_size  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
 

@@ -45,11 +45,11 @@ import numpy as np
 import pandas as pd
 from PIL import Image, ImageOps
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
+import tiles
+from common import auto_grid_size
 
-import tiles  # noqa: E402
-from common import auto_grid_size  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
+
 
 SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample" / "sample.zip"
 CELL = 128

@@ -24,12 +24,11 @@ from pathlib import Path
 import pandas as pd
 from PIL import Image, ImageOps
 
-from machine import describe_machine  # noqa: E402 (bench/machine.py)
+from common import auto_grid_size
+from machine import describe_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
-sys.path.insert(0, str(ROOT / "scripts"))
-from common import auto_grid_size  # noqa: E402
 
 CELL = 128
 INTERACTIVE_MS = 2000
@@ -86,23 +85,23 @@ def build_site(work: Path, count: int) -> Path:
     timings = {}
     python = sys.executable
     if not (work / "tiles" / "mosaic.dzi").is_file():
-        timings["tiles"] = run(python, ROOT / "scripts" / "tiles.py", "-in", grid, "-cells", cells,
-                               "-out", work / "tiles", "-tile", CELL, "-tsize", CELL, "-overlap", 1, "-format", "jpg",
-                               "-quality", 90, "-background", "0,0,0", "-jobs", 2)
+        timings["tiles"] = run(python, ROOT / "scripts" / "tiles.py", "--in", grid, "--cells", cells,
+                               "--out", work / "tiles", "--cell-size", CELL, "--tile-size", CELL, "--overlap", 1,
+                               "--format", "jpg", "--quality", 90, "--background", "0,0,0", "--jobs", 2)
     if not (work / "items.json").is_file():
-        timings["metadata"] = run(python, ROOT / "scripts" / "metadata.py", "-in", SAMPLE / "images.csv",
-                                  f"-sub={SAMPLE / 'subjects.csv'}", "-preset", "original", "-columns={}",
-                                  "-subject-columns=null", "-grid", grid, "-out", work / "items.json",
-                                  "-report", work / "metadata_report.csv", "-subjects-out", work / "subjects.csv",
-                                  "-subjects-top", 64, "-max-unmatched", 0.5, "-years", "1400-")
+        timings["metadata"] = run(python, ROOT / "scripts" / "metadata.py", "--in", SAMPLE / "images.csv",
+                                  f"--subjects={SAMPLE / 'subjects.csv'}", "--preset", "original", "--columns={}",
+                                  "--subject-columns=null", "--grid", grid, "--out", work / "items.json",
+                                  "--report", work / "metadata_report.csv", "--subjects-out", work / "subjects.csv",
+                                  "--subjects-top", 64, "--max-unmatched", 0.5, "--years", "1400-")
     site = work / "site"
     if site.exists():
         subprocess.run(["rm", "-rf", str(site)], check=True)
-    timings["site"] = run(python, ROOT / "scripts" / "site.py", "-tiles", work / "tiles", "-cells", cells,
-                          "-items", work / "items.json", "-out", site, "-viewer", ROOT / "viewer",
-                          "-name", "amnh13k", "-title=AMNH photographs (13,000, benchmark)",
-                          "-description=The library's metadata on the sample's thumbnails, for timing the viewer.",
-                          "-about=[]")
+    timings["site"] = run(python, ROOT / "scripts" / "site.py", "--tiles", work / "tiles", "--cells", cells,
+                          "--items", work / "items.json", "--out", site, "--viewer", ROOT / "viewer",
+                          "--name", "amnh13k", "--title=AMNH photographs (13,000, benchmark)",
+                          "--description=The library's metadata on the sample's thumbnails, for timing the viewer.",
+                          "--about=[]")
     for stage, seconds in timings.items():
         print(f"built {stage} in {seconds:.1f} s", file=sys.stderr)
     return site

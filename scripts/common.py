@@ -1,13 +1,13 @@
-"""Helpers shared by every stage: image ids, grid sizes, tables keyed by id, atomic writes.
+"""Helpers shared by every stage: user errors, grid sizes, atomic writes, the CLI wrapper.
 
-Each stage script imports these instead of re-implementing them, so that ids, grid sizes
-and file handling mean the same thing everywhere in the pipeline.
+Each stage script imports these instead of re-implementing them, so that grid sizes and file
+handling mean the same thing everywhere in the pipeline. The Snakefile imports this module too,
+so it uses the standard library only; readers of the stages' data files are in tables.py.
 """
 from __future__ import annotations
 
 import collections
 import contextlib
-import glob
 import json
 import math
 import os
@@ -16,38 +16,11 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
-
 CELL_FORMAT = ".jpg"  # file type of the mosaic cells, which the site also serves as thumbnails
 
 
 class PipelineError(Exception):
     """An error in the user's input that the CLI reports as one clear line, without a traceback."""
-
-
-def image_id(path: str | os.PathLike) -> str:
-    """The id of an image is its file name without extension, kept as a string (ids like 007 or K9045)."""
-    return Path(path).stem
-
-
-def find_images(pattern: str) -> dict[str, str]:
-    """Map id -> path for the files matching a glob, sorted by id.
-
-    Two files with the same id (photo.jpg and photo.png) would make every later join ambiguous,
-    so they are an error naming both files.
-    """
-    paths = sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p))
-    by_id: dict[str, str] = {}
-    for path in paths:
-        key = image_id(path)
-        if key in by_id:
-            raise PipelineError(
-                f"two images have the same id {key!r}: {by_id[key]} and {path}; "
-                "rename one of them (the id is the file name without extension)"
-            )
-        by_id[key] = path
-    return dict(sorted(by_id.items()))
 
 
 def parse_grid_size(text: str) -> tuple[int, int]:
@@ -102,72 +75,12 @@ def resolve_grid_size(text: str, count: int, aspect: float = 1.0) -> tuple[int, 
     return cols, rows
 
 
-def load_features(path):
-    """Read a features file (written by the features stage) as (ids, vectors, description)."""
+def read_geometry(path: str | os.PathLike) -> dict:
+    """The pyramid's geometry as the tiles stage wrote it (mosaic.json): size, cells, tiles, where the DZI and IIIF lie."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            return [str(key) for key in data["ids"]], data["features"], json.loads(str(data["description"]))
+        return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise PipelineError(f"features file not found: {path}") from None
-    except (KeyError, ValueError, OSError) as error:
-        raise PipelineError(f"{path} is not a features file written by the features stage ({error})") from None
-
-
-def nearest_neighbours(points: np.ndarray, queries: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:
-    """Indices of the k nearest points (Euclidean, the query itself excluded) of each query index.
-
-    Distances come in blocks of 256 queries by |a|^2 + |b|^2 - 2ab, so memory stays at 256 x N.
-    With `ordered` each row runs from the nearest out; otherwise the k are in no particular order.
-    """
-    points = np.asarray(points, dtype=np.float64)
-    k = min(k, len(points) - 1)
-    squares = (points ** 2).sum(axis=1)
-    found = []
-    for start in range(0, len(queries), 256):
-        chunk = queries[start:start + 256]
-        distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
-        distances[np.arange(len(chunk)), chunk] = np.inf
-        nearest = np.argpartition(distances, k, axis=1)[:, :k]
-        if ordered:
-            order = np.argsort(np.take_along_axis(distances, nearest, axis=1), axis=1, kind="stable")
-            nearest = np.take_along_axis(nearest, order, axis=1)
-        found.append(nearest)
-    return np.concatenate(found) if found else np.zeros((0, max(k, 0)), dtype=int)
-
-
-def read_embedding(path) -> pd.DataFrame:
-    """Read an embedding file (id,x,y) with ids kept as text."""
-    return pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
-
-
-def read_table(path: str | os.PathLike, required: list[str]) -> pd.DataFrame:
-    """Read a CSV whose `id` column (and every other column) stays text, checking required columns."""
-    try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise PipelineError(f"file not found: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise PipelineError(f"cannot read {path} as CSV: {error}") from None
-    missing = [column for column in required if column not in table.columns]
-    if missing:
-        raise PipelineError(f"{path} lacks column(s) {', '.join(missing)}; it has {', '.join(table.columns)}")
-    return table
-
-
-def read_grid(path: str | os.PathLike) -> tuple[pd.DataFrame, int, int]:
-    """Read a grid file (id,col,row with a '# grid COLSxROWS' header line) into a table and its size."""
-    with open(path, encoding="utf-8") as handle:
-        first = handle.readline().strip()
-    if not first.startswith("# grid "):
-        raise PipelineError(f"{path} is not a grid file (its first line should be '# grid COLSxROWS')")
-    cols, rows = parse_grid_size(first.removeprefix("# grid "))
-    table = pd.read_csv(path, comment="#", dtype={"id": str, "col": int, "row": int}, keep_default_na=False)
-    return table, cols, rows
-
-
-def in_cell_order(grid: pd.DataFrame, cols: int) -> pd.DataFrame:
-    """The grid's rows in cell order (row by row), the order of the viewer's arrays."""
-    return grid.assign(cell=grid["row"] * cols + grid["col"]).sort_values("cell")
+        raise PipelineError(f"{path} not found: it is written by the tiles stage") from None
 
 
 @contextlib.contextmanager

@@ -14,11 +14,15 @@ import csv
 import random
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
-from PIL import Image, ImageEnhance, ImageOps
+from typing import TYPE_CHECKING
 
 from common import run_cli
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+# numpy and Pillow are imported where the pictures are made: the Snakefile imports this module for
+# demo_ids alone, and planning the workflow must stay cheap.
 
 SKIMAGE_DOCS = "https://scikit-image.org/docs/stable/api/skimage.data.html#skimage.data."
 
@@ -77,7 +81,9 @@ def demo_ids(per_source: int = VARIANTS_PER_SOURCE) -> list[str]:
 
 
 def load_source(source: Source) -> Image.Image:
+    import numpy as np
     import skimage.data
+    from PIL import Image
 
     pixels = getattr(skimage.data, source.loader)()
     if isinstance(pixels, tuple):  # stereo_motorcycle returns (left, right, disparity)
@@ -87,6 +93,8 @@ def load_source(source: Source) -> Image.Image:
 
 def make_variant(photo: Image.Image, rng: random.Random, treatment: str) -> tuple[Image.Image, str]:
     """Crop, scale, maybe flip and recolour one photograph; return the picture and words describing it."""
+    from PIL import Image, ImageEnhance, ImageOps
+
     width, height = photo.size
     scale = rng.uniform(0.45, 1.0)
     aspect = rng.choice((1.0, 4 / 3, 3 / 4, 3 / 2))
@@ -178,8 +186,8 @@ def build(out_dir: str | Path, seed: int = 2019, per_source: int = VARIANTS_PER_
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-out", dest="output", default="data/demo", help="folder to write the demo collection to")
-    parser.add_argument("-per-source", dest="per_source", type=int, default=VARIANTS_PER_SOURCE,
+    parser.add_argument("--out", "-out", dest="output", default="data/demo", help="folder to write the demo collection to")
+    parser.add_argument("--per-source", "-per-source", dest="per_source", type=int, default=VARIANTS_PER_SOURCE,
                         help="variants made of each of the 14 photographs")
     args = parser.parse_args(argv)
     ids = build(args.output, per_source=args.per_source)

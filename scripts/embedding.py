@@ -1,6 +1,6 @@
 """Stage 2, embedding: the PCA features laid out in 2-D.
 
-Engines (``-method``):
+Engines (``--method``):
 - ``opentsne`` (default): t-SNE by openTSNE. It replaces the original's MulticoreTSNE: it is maintained,
   installs from wheels and its FFT-accelerated gradients are several times faster at collection sizes.
 - ``umap``: UMAP (umap-learn), which keeps more of the global structure; single-threaded when seeded,
@@ -21,7 +21,8 @@ import sys
 import numpy as np
 import pandas as pd
 
-from common import PipelineError, atomic_path, load_features, run_cli
+from common import PipelineError, atomic_path, run_cli
+from tables import load_features
 
 
 def embed_umap(features: np.ndarray, neighbours: int = 15, min_dist: float = 0.1, random_state: int = 42,
@@ -95,17 +96,17 @@ def save_embedding(path, ids: list[str], points: np.ndarray) -> None:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="features .npz")
-    parser.add_argument("-out", dest="output", required=True, help="embedding CSV (id,x,y) to write")
-    parser.add_argument("-method", choices=("opentsne", "umap", "multicore-tsne"), default="opentsne")
-    parser.add_argument("-angle", type=float, default=0.5, help="Barnes-Hut angle of multicore-tsne (original: 0.1)")
-    parser.add_argument("-perplexity", type=float, default=30.0, help="t-SNE perplexity")
-    parser.add_argument("-neighbours", type=int, default=15, help="UMAP n_neighbors")
-    parser.add_argument("-min-dist", dest="min_dist", type=float, default=0.1, help="UMAP min_dist")
-    parser.add_argument("-rate", default="auto", help="learning rate: a number or 'auto' (N/12)")
-    parser.add_argument("-iter", dest="n_iter", type=int, default=750, help="optimisation iterations")
-    parser.add_argument("-jobs", type=int, default=2, help="threads")
-    parser.add_argument("-seed", type=int, default=42, help="random_state")
+    parser.add_argument("--in", "-in", dest="input", required=True, help="features .npz")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="embedding CSV (id,x,y) to write")
+    parser.add_argument("--method", "-method", choices=("opentsne", "umap", "multicore-tsne"), default="opentsne")
+    parser.add_argument("--angle", "-angle", type=float, default=0.5, help="Barnes-Hut angle of multicore-tsne (original: 0.1)")
+    parser.add_argument("--perplexity", "-perplexity", type=float, default=30.0, help="t-SNE perplexity")
+    parser.add_argument("--neighbours", "-neighbours", type=int, default=15, help="UMAP n_neighbors")
+    parser.add_argument("--min-dist", "-min-dist", dest="min_dist", type=float, default=0.1, help="UMAP min_dist")
+    parser.add_argument("--learning-rate", "-rate", dest="rate", default="auto", help="learning rate: a number or 'auto' (N/12)")
+    parser.add_argument("--iterations", "-iter", dest="n_iter", type=int, default=750, help="optimisation iterations")
+    parser.add_argument("--jobs", "-jobs", type=int, default=2, help="threads")
+    parser.add_argument("--seed", "-seed", type=int, default=42, help="random_state")
     args = parser.parse_args(argv)
 
     ids, features, _ = load_features(args.input)

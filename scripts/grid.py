@@ -1,12 +1,12 @@
 """Stage 3, grid: each image gets its own cell of a COLS x ROWS grid.
 
-Two methods (``-method``):
+Three methods (``--method``):
 - ``lap``: the 2-D embedding is scaled onto the grid and points are assigned to cell centres by an
   optimal linear assignment (Jonker-Volgenant, the ``lap`` package), which minimises the total squared
   displacement. A dense cost matrix grows with N^2, so large collections are first split into balanced
   halves along the longer side of the grid until each part has at most ``block`` cells, and each part
-  is solved exactly. Then, given the features (``-features``), nearby images are swapped wherever that
-  makes grid neighbourhoods more alike in feature space (``swap_refine``; ``-swap-radius 0``: off).
+  is solved exactly. Then, given the features (``--features``), nearby images are swapped wherever that
+  makes grid neighbourhoods more alike in feature space (``swap_refine``; ``--swap-radius 0``: off).
 - ``rasterfairy``: the original's method (RasterFairy 1.0.6, installed without its dependencies and
   run on current numpy through a small shim), fed coordinates scaled to the grid; empty cells are the
   last cells of the bottom row, so the result does not depend on chance.
@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from common import PipelineError, atomic_path, load_features, read_embedding, resolve_grid_size, run_cli
+from common import PipelineError, atomic_path, resolve_grid_size, run_cli
+from tables import load_features, read_embedding
 
 DEFAULT_BLOCK = 512  # 13,000 points in about 4 s on 2 cores; exact below this size
 SWAP_RADIUS = 4  # cells: how far a grid neighbourhood reaches in swap_refine
@@ -242,15 +243,15 @@ def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="embedding CSV (id,x,y) for lap; features .npz for flas")
-    parser.add_argument("-method", choices=("lap", "flas", "rasterfairy"), default="lap")
-    parser.add_argument("-seed", type=int, default=0, help="random seed of flas")
-    parser.add_argument("-out", dest="output", required=True, help="grid CSV (id,col,row) to write")
-    parser.add_argument("-grid", default="auto", help="COLSxROWS, or 'auto' for the smallest near-square grid")
-    parser.add_argument("-aspect", type=float, default=1.0, help="columns / rows of an 'auto' grid (1: square)")
-    parser.add_argument("-block", type=int, default=DEFAULT_BLOCK, help="largest part solved exactly (cells)")
-    parser.add_argument("-features", default=None, help="lap: features .npz for the swap refinement")
-    parser.add_argument("-swap-radius", dest="swap_radius", type=int, default=SWAP_RADIUS,
+    parser.add_argument("--in", "-in", dest="input", required=True, help="embedding CSV (id,x,y) for lap; features .npz for flas")
+    parser.add_argument("--method", "-method", choices=("lap", "flas", "rasterfairy"), default="lap")
+    parser.add_argument("--seed", "-seed", type=int, default=0, help="random seed of flas")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="grid CSV (id,col,row) to write")
+    parser.add_argument("--grid-size", "-grid", dest="grid", default="auto", help="COLSxROWS, or 'auto' for the smallest near-square grid")
+    parser.add_argument("--aspect", "-aspect", type=float, default=1.0, help="columns / rows of an 'auto' grid (1: square)")
+    parser.add_argument("--block", "-block", type=int, default=DEFAULT_BLOCK, help="largest part solved exactly (cells)")
+    parser.add_argument("--features", "-features", default=None, help="lap: features .npz for the swap refinement")
+    parser.add_argument("--swap-radius", "-swap-radius", dest="swap_radius", type=int, default=SWAP_RADIUS,
                         help="lap: grid neighbourhood of the swap refinement, in cells (0: no refinement)")
     args = parser.parse_args(argv)
 

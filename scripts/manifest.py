@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from common import PipelineError, atomic_path, run_cli
+from common import PipelineError, atomic_path, read_geometry, run_cli
 
 MEDIA_TYPES = {"jpg": "image/jpeg", "webp": "image/webp", "png": "image/png"}
 
@@ -61,16 +61,17 @@ def build_manifest(site_url: str, info: dict, cell_size: int, items: dict, label
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-tiles", required=True, help="folder written by the tiles stage (with iiif/)")
-    parser.add_argument("-items", required=True, help="items JSON from the metadata stage")
-    parser.add_argument("-url", required=True, help="where the site folder will be served, e.g. https://example.org/mosaic/")
-    parser.add_argument("-out", dest="output", required=True, help="manifest JSON to write")
-    parser.add_argument("-title", default="Image collection")
-    parser.add_argument("-description", default="")
+    parser.add_argument("--tiles", "-tiles", required=True, help="folder written by the tiles stage (with iiif/)")
+    parser.add_argument("--geometry", default=None, help="mosaic.json of the tiles stage (default: beside --tiles)")
+    parser.add_argument("--items", "-items", required=True, help="items JSON from the metadata stage")
+    parser.add_argument("--url", "-url", required=True, help="where the site folder will be served, e.g. https://example.org/mosaic/")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="manifest JSON to write")
+    parser.add_argument("--title", "-title", default="Image collection")
+    parser.add_argument("--description", "-description", default="")
     args = parser.parse_args(argv)
 
     tiles = Path(args.tiles)
-    geometry = json.loads((tiles / "mosaic.json").read_text())
+    geometry = read_geometry(args.geometry or tiles.with_name("mosaic.json"))
     if not geometry.get("iiif"):
         raise PipelineError(f"{tiles} has no IIIF image service; set tiles.iiif to true")
     info = json.loads((tiles / geometry["iiif"]).read_text())

@@ -1,19 +1,25 @@
 """Stage 6, metadata: the collection's CSVs joined with the grid into the viewer's JSON.
 
 Any export works through a column map: which column holds the id, title, date, record link, image
-link, thumbnail link, description and rights, and where the subjects are (a long ``id,subject`` table,
-and/or delimited columns such as ``tags`` split on ``|``). Presets name the columns of the original's
-format and of PixPlot's ``filename,category,tags,description,permalink,year``.
+link, description and rights, and where the subjects are (a long ``id,subject`` table, and/or delimited
+columns such as ``tags`` split on ``|``). Presets name the columns of the original's format and of
+PixPlot's ``filename,category,tags,description,permalink,year``. The original's thumbnail links
+(``thumbUrl``) are not read: the site has its own thumbnail of every item, and those links were a
+quarter of the file for the library's 13,000 items; a column map may still name the field.
 
 Joins by id (the image file name without extension, always a string) with hash lookups, never by
 file order. Nothing stops at the first mismatch: images without a record, records without an image,
 duplicate records, unreadable dates and links that are not web addresses are all listed in
-``metadata_report.csv``; only more unmatched images than ``-max-unmatched`` (a share) is an error.
+``metadata_report.csv``; only more unmatched images than ``--max-unmatched`` (a share) is an error.
 Text fields are kept verbatim; escaping them is the viewer's job.
 
-Output: one array per field in grid-cell order (compact, and gzip finds the repeats), plus
-``index``, a lookup from id to position. The CSV's thumbnail links are left out (the site has its own
-thumbnail of every item, and those links were a quarter of the file for the library's 13,000 items).
+Output (the viewer's ``items.json``): ``count``, then one array per field in grid-cell order (compact,
+and gzip finds the repeats): ``id``, ``col``, ``row``, ``title``, ``date`` (the catalogue's text),
+``dateLabel`` (how the viewer shows it), ``yearStart`` (the year the date filter uses, or null), ``url``,
+``imageUrl``, ``description`` and ``rights`` where the column map names them, ``thumb`` (the site's
+thumbnail) and ``subjects`` (indices into ``subjectNames``), plus ``subjectNames`` (the ``--subjects-top``
+most frequent, then "Other") and their ``subjectCounts``. Only what the viewer reads is written: it finds
+an id's position itself, and the interval's end and approximate flag live on in ``dateLabel``.
 """
 from __future__ import annotations
 
@@ -29,16 +35,16 @@ from urllib.parse import quote, urlsplit
 
 import pandas as pd
 
-from common import (CELL_FORMAT, PipelineError, atomic_path, in_cell_order, parse_grid_size, read_grid, read_table,
-                    run_cli)
+from common import CELL_FORMAT, PipelineError, atomic_path, parse_grid_size, run_cli
+from tables import in_cell_order, read_grid, read_table
 
-FIELDS = ["id", "title", "date", "url", "imageUrl", "thumbUrl", "description", "rights"]
-LINK_FIELDS = ("url", "imageUrl")  # thumbUrl is read but not passed on: the site serves every item's thumbnail
+FIELDS = ["id", "title", "date", "url", "imageUrl", "description", "rights"]
+IGNORED_FIELDS = ("thumbUrl",)  # the original's thumbnail links: a column map may name them; never read
+LINK_FIELDS = ("url", "imageUrl")
 OPTIONAL_FIELDS = ("description", "rights")  # in the output only where the column map names them
 OTHER_SUBJECT = "Other"
 PRESETS = {
-    "original": {"columns": {"id": "id", "title": "title", "date": "date", "url": "url", "imageUrl": "imageUrl",
-                             "thumbUrl": "thumbUrl"},
+    "original": {"columns": {"id": "id", "title": "title", "date": "date", "url": "url", "imageUrl": "imageUrl"},
                  "subject_columns": [], "id_has_extension": False},
     "pixplot": {"columns": {"id": "filename", "description": "description", "date": "year", "url": "permalink"},
                 "subject_columns": [{"column": "category"}, {"column": "tags", "separator": "|"}],
@@ -81,7 +87,8 @@ def parse_date(text: str, min_year: int = 1400, max_year: int | None = None):
         start, end = {"early": (decade, decade + 3), "mid": (decade + 3, decade + 6),
                       "late": (decade + 6, decade + 9)}.get(part, (decade, decade + 9))
         approximate = True
-    elif (match := _WRITTEN.match(core)) and match[1] and match[1].lower().rstrip(".") in {m[:len(match[1])] for m in MONTHS}:
+    elif ((match := _WRITTEN.match(core)) and match[1]
+          and match[1].lower().rstrip(".") in {m[:len(match[1])] for m in MONTHS}):
         start = end = int(match[2])
     if start is None or not (min_year <= start <= end <= max_year):
         return None
@@ -104,11 +111,14 @@ def date_label(interval) -> str:
 
 
 def column_map(preset: str = "original", columns: dict | None = None, subject_columns: list | None = None) -> dict:
-    """A preset's column map with fields or subject columns overridden; a field set to None is not in the export."""
+    """A preset's column map with fields or subject columns overridden; a field set to None is not in the export.
+
+    IGNORED_FIELDS are accepted (configs written for the original's format name them) and dropped.
+    """
     if preset not in PRESETS:
         raise PipelineError(f"unknown metadata preset {preset!r}; choose one of {', '.join(PRESETS)}")
     merged = {**PRESETS[preset]["columns"], **(columns or {})}
-    unknown = sorted(set(merged) - set(FIELDS))
+    unknown = sorted(set(merged) - set(FIELDS) - set(IGNORED_FIELDS))
     if unknown:
         raise PipelineError(f"unknown metadata field(s) {', '.join(unknown)}; the fields are {', '.join(FIELDS)}")
     if not merged.get("id"):
@@ -117,7 +127,8 @@ def column_map(preset: str = "original", columns: dict | None = None, subject_co
     for spec in specs:
         if not isinstance(spec, dict) or not spec.get("column") or set(spec) - {"column", "separator"}:
             raise PipelineError(f"a subject column is given as {{column: NAME, separator: '|'}}, not {spec!r}")
-    return {"columns": {field: name for field, name in merged.items() if name}, "subject_columns": specs,
+    return {"columns": {field: name for field, name in merged.items() if name and field in FIELDS},
+            "subject_columns": specs,
             "id_has_extension": PRESETS[preset]["id_has_extension"]}
 
 
@@ -178,8 +189,8 @@ def gridded_subjects(subjects: pd.DataFrame, ids, fold_case: bool = False) -> pd
 
 
 def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: int,
-         subject_limit: int = 64, min_year: int = 1400, max_year: int | None = None, rejected: pd.DataFrame | None = None,
-         optional_fields: tuple[str, ...] = ()):
+         subject_limit: int = 64, min_year: int = 1400, max_year: int | None = None,
+         rejected: pd.DataFrame | None = None, optional_fields: tuple[str, ...] = ()):
     """Join grid, item records (a column per field of FIELDS) and subjects; return (viewer JSON dict, report rows).
 
     `subjects` are the gridded_subjects rows.
@@ -187,7 +198,7 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
     reason: the image exists but could not be read. `optional_fields` (description, rights) are
     written only when named. An image whose record has no title shows its description, else its id.
     """
-    rejected_reason = dict(zip(rejected["id"], rejected["reason"])) if rejected is not None else {}
+    rejected_reason = dict(zip(rejected["id"], rejected["reason"], strict=True)) if rejected is not None else {}
     report = [("image_rejected", key, reason) for key, reason in rejected_reason.items()]
     items = items.assign(id=items["id"].str.strip())
     duplicated = items["id"].duplicated(keep="first")
@@ -208,13 +219,16 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
             chosen.append(position)
 
     ordered = in_cell_order(grid, cols)
-    columns = {name: [] for name in ["id", "col", "row", "title", "date", "dateLabel", "yearStart", "yearEnd",
-                                     "approximate", *LINK_FIELDS, *optional_fields, "thumb", "subjects"]}
+    columns = {name: [] for name in ["id", "col", "row", "title", "date", "dateLabel", "yearStart", *LINK_FIELDS,
+                                     *optional_fields, "thumb", "subjects"]}
     for key, col, row in ordered[["id", "col", "row"]].itertuples(index=False):
         record = records.loc[key] if key in records.index else None
         if record is None:
             report.append(("image_without_record", key, ""))
-        field = (lambda name: str(record[name]) if record is not None and name in record.index else "")
+
+        def field(name, record=record):
+            return str(record[name]) if record is not None and name in record.index else ""
+
         interval = parse_date(field("date"), min_year, max_year)
         if interval is None and not is_stated_unknown(field("date")):
             report.append(("unparsed_date", key, field("date")))
@@ -225,8 +239,6 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
         columns["date"].append(field("date"))
         columns["dateLabel"].append(date_label(interval))
         columns["yearStart"].append(interval[0] if interval else None)
-        columns["yearEnd"].append(interval[1] if interval else None)
-        columns["approximate"].append(bool(interval and interval[2]))
         for name in LINK_FIELDS:
             link = field(name).strip()
             if not is_safe_link(link):
@@ -239,33 +251,40 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
         columns["subjects"].append(sorted(subjects_by_id.get(key, [])))
     counts = Counter(position for chosen in columns["subjects"] for position in chosen)
     data = {"count": len(columns["id"]), **columns, "subjectNames": names,
-            "subjectCounts": [counts.get(position, 0) for position in range(len(names))],
-            "index": {key: position for position, key in enumerate(columns["id"])}}
+            "subjectCounts": [counts.get(position, 0) for position in range(len(names))]}
     return data, report
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="items CSV (default columns: id,url,title,date,imageUrl,thumbUrl)")
-    parser.add_argument("-sub", dest="subjects", default=None, help="subjects CSV: id,subject (one row each), if any")
-    parser.add_argument("-preset", choices=tuple(PRESETS), default="original", help="column names of a known export")
-    parser.add_argument("-columns", default="{}", help='JSON overriding the preset\'s columns, e.g. {"title": "Title"}')
-    parser.add_argument("-subject-columns", dest="subject_columns", default=None,
-                        help='JSON list of subject columns in the items CSV, e.g. [{"column": "tags", "separator": "|"}] '
-                             "(default or null: the preset's)")
-    parser.add_argument("-fold-subjects", dest="fold_subjects", action="store_true",
+    parser.add_argument("--in", "-in", dest="input", required=True,
+                        help="items CSV (default columns: id,url,title,date,imageUrl; a thumbUrl column is ignored)")
+    parser.add_argument("--subjects", "-sub", dest="subjects", default=None,
+                        help="subjects CSV: id,subject (one row each), if any")
+    parser.add_argument("--preset", "-preset", choices=tuple(PRESETS), default="original",
+                        help="column names of a known export")
+    parser.add_argument("--columns", "-columns", default="{}",
+                        help='JSON overriding the preset\'s columns, e.g. {"title": "Title"}')
+    parser.add_argument("--subject-columns", "-subject-columns", dest="subject_columns", default=None,
+                        help="JSON list of subject columns in the items CSV, e.g. "
+                             '[{"column": "tags", "separator": "|"}] (default or null: the preset\'s)')
+    parser.add_argument("--fold-subjects", "-fold-subjects", dest="fold_subjects", action="store_true",
                         help="merge subjects that differ only in case or spacing")
-    parser.add_argument("-grid", required=True, help="grid CSV (id,col,row)")
-    parser.add_argument("-gsize", default=None, help="COLSxROWS the grid must have (the grid file states its own size)")
-    parser.add_argument("-out", dest="output", required=True, help="items JSON for the viewer")
-    parser.add_argument("-rejected", default=None, help="rejected.csv from the features stage (id,path,reason)")
-    parser.add_argument("-report", default=None, help="match report CSV (default: metadata_report.csv beside -out)")
-    parser.add_argument("-subjects-out", dest="subjects_out", default=None,
+    parser.add_argument("--grid", "-grid", required=True, help="grid CSV (id,col,row)")
+    parser.add_argument("--grid-size", "-gsize", dest="gsize", default=None,
+                        help="COLSxROWS the grid must have (the grid file states its own size)")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="items JSON for the viewer")
+    parser.add_argument("--rejected", "-rejected", default=None,
+                        help="rejected.csv from the features stage (id,path,reason)")
+    parser.add_argument("--report", "-report", default=None,
+                        help="match report CSV (default: metadata_report.csv beside -out)")
+    parser.add_argument("--subjects-out", "-subjects-out", dest="subjects_out", default=None,
                         help="write the gridded images' subjects here as id,subject rows (for the quality stage)")
-    parser.add_argument("-subjects-top", dest="subject_limit", type=int, default=64)
-    parser.add_argument("-max-unmatched", dest="max_unmatched", type=float, default=0.5,
+    parser.add_argument("--subjects-top", "-subjects-top", dest="subject_limit", type=int, default=64)
+    parser.add_argument("--max-unmatched", "-max-unmatched", dest="max_unmatched", type=float, default=0.5,
                         help="largest share of images without a record before this is an error")
-    parser.add_argument("-years", default="1400-", help="plausible years, e.g. 1800-2025 (open end: this year)")
+    parser.add_argument("--years", "-years", default="1400-",
+                        help="plausible years, e.g. 1800-2025 (open end: this year)")
     args = parser.parse_args(argv)
 
     grid, cols, rows = read_grid(args.grid)

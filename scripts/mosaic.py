@@ -15,7 +15,10 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from common import CELL_FORMAT, PipelineError, atomic_dir, find_images, parse_colour, parse_tile, read_grid, run_cli
+from common import CELL_FORMAT, PipelineError, atomic_dir, parse_colour, parse_tile, run_cli
+from images import find_images, read_list
+from tables import read_grid
+
 
 def make_cell(path: str, size: int, fit: str = "crop", background=(0, 0, 0)):
     """Return a size x size 8-bit sRGB pyvips image of the picture at `path`."""
@@ -63,27 +66,30 @@ def make_cells(images: dict[str, str], out_dir: str | Path, size: int, fit: str 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="grid CSV (id,col,row): which images to place")
-    parser.add_argument("-image", required=True, help="glob of the collection's images, quoted")
-    parser.add_argument("-out", dest="output", required=True, help="folder of cells to write")
-    parser.add_argument("-tile", default="128", help="cell size in pixels, e.g. 128 or 128x128")
-    parser.add_argument("-fit", choices=("crop", "letterbox"), default="crop")
-    parser.add_argument("-background", default="0,0,0", help="R,G,B behind letterboxed or transparent images")
-    parser.add_argument("-jobs", type=int, default=2)
+    parser.add_argument("--in", "-in", dest="input", required=True, help="grid CSV (id,col,row): which images to place")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", help="image list written by the images stage (images.csv)")
+    source.add_argument("--image-glob", "-image", dest="image", help="glob of the collection's images, quoted")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="folder of cells to write")
+    parser.add_argument("--cell-size", "-tile", dest="tile", default="128", help="cell size in pixels, e.g. 128 or 128x128")
+    parser.add_argument("--fit", "-fit", choices=("crop", "letterbox"), default="crop")
+    parser.add_argument("--background", "-background", default="0,0,0", help="R,G,B behind letterboxed or transparent images")
+    parser.add_argument("--jobs", "-jobs", type=int, default=2)
     args = parser.parse_args(argv)
 
     grid, _, _ = read_grid(args.input)
-    images = find_images(args.image)
+    images = read_list(args.images) if args.images else find_images(args.image)
     missing = [key for key in grid["id"] if key not in images]
     if missing:
-        raise PipelineError(f"{len(missing)} gridded id(s) have no file matching {args.image}, e.g. {missing[:3]}")
+        raise PipelineError(f"{len(missing)} gridded id(s) have no image in {args.images or args.image}, "
+                            f"e.g. {missing[:3]}")
     size = parse_tile(args.tile)
     background = parse_colour(args.background)
     wanted = {key: images[key] for key in grid["id"]}
     with atomic_dir(args.output) as temp:
         failures = make_cells(wanted, temp, size, args.fit, background, args.jobs)
         pd.DataFrame(failures, columns=["id", "path", "reason"]).to_csv(Path(temp) / "cells_report.csv", index=False)
-    for key, path, reason in failures:
+    for _key, path, reason in failures:
         print(f"mosaic: placeholder for {path}: {reason}", file=sys.stderr)
     print(f"mosaic: wrote {len(wanted)} cells of {size}px to {args.output}", file=sys.stderr)
 

@@ -13,7 +13,30 @@ import sys
 
 import numpy as np
 
-from common import PipelineError, atomic_path, in_cell_order, load_features, nearest_neighbours, read_grid, run_cli
+from common import PipelineError, atomic_path, run_cli
+from tables import in_cell_order, load_features, read_grid
+
+
+def nearest_neighbours(points: np.ndarray, queries: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:
+    """Indices of the k nearest points (Euclidean, the query itself excluded) of each query index.
+
+    Distances come in blocks of 256 queries by |a|^2 + |b|^2 - 2ab, so memory stays at 256 x N.
+    With `ordered` each row runs from the nearest out; otherwise the k are in no particular order.
+    """
+    points = np.asarray(points, dtype=np.float64)
+    k = min(k, len(points) - 1)
+    squares = (points ** 2).sum(axis=1)
+    found = []
+    for start in range(0, len(queries), 256):
+        chunk = queries[start:start + 256]
+        distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
+        distances[np.arange(len(chunk)), chunk] = np.inf
+        nearest = np.argpartition(distances, k, axis=1)[:, :k]
+        if ordered:
+            order = np.argsort(np.take_along_axis(distances, nearest, axis=1), axis=1, kind="stable")
+            nearest = np.take_along_axis(nearest, order, axis=1)
+        found.append(nearest)
+    return np.concatenate(found) if found else np.zeros((0, max(k, 0)), dtype=int)
 
 
 def similar_images(ids: list[str], vectors: np.ndarray, order: list[str], k: int = 12) -> dict:
@@ -29,10 +52,10 @@ def similar_images(ids: list[str], vectors: np.ndarray, order: list[str], k: int
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-features", required=True, help="features .npz from the features stage")
-    parser.add_argument("-grid", required=True, help="grid CSV (id,col,row): gives the output's order")
-    parser.add_argument("-out", dest="output", required=True, help="neighbours JSON to write")
-    parser.add_argument("-k", type=int, default=12, help="neighbours per image (default 12)")
+    parser.add_argument("--features", "-features", required=True, help="features .npz from the features stage")
+    parser.add_argument("--grid", "-grid", required=True, help="grid CSV (id,col,row): gives the output's order")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="neighbours JSON to write")
+    parser.add_argument("--count", "-k", dest="k", type=int, default=12, help="neighbours per image (default 12)")
     args = parser.parse_args(argv)
 
     if args.k < 1:

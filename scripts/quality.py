@@ -21,11 +21,11 @@ import json
 import sys
 
 import numpy as np
-import pandas as pd
 from tqdm import tqdm
 
-from common import (PipelineError, atomic_path, load_features, nearest_neighbours, read_embedding, read_grid, read_table,
-                    run_cli)
+from common import PipelineError, atomic_path, run_cli
+from neighbours import nearest_neighbours
+from tables import load_features, read_embedding, read_grid, read_table
 
 EXACT_DPQ_UP_TO = 15_000  # images; the exact DPQ16 takes about 20 s and 0.5 GB at 13,000 on 2 cores
 
@@ -155,15 +155,15 @@ def measure(ids, features, embedding, cells, subjects_by_id=None, k=10, subset=E
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-features", required=True, help="features .npz")
-    parser.add_argument("-embedding", required=True, help="embedding CSV (id,x,y)")
-    parser.add_argument("-grid", required=True, help="grid CSV (id,col,row)")
-    parser.add_argument("-sub", dest="subjects", default=None, help="subjects CSV (id,subject), optional")
-    parser.add_argument("-out", dest="output", required=True, help="layout_quality.json to write")
-    parser.add_argument("-subset", type=int, default=EXACT_DPQ_UP_TO,
+    parser.add_argument("--features", "-features", required=True, help="features .npz")
+    parser.add_argument("--embedding", "-embedding", required=True, help="embedding CSV (id,x,y)")
+    parser.add_argument("--grid", "-grid", required=True, help="grid CSV (id,col,row)")
+    parser.add_argument("--subjects", "-sub", dest="subjects", default=None, help="subjects CSV (id,subject), optional")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="layout_quality.json to write")
+    parser.add_argument("--subset", "-subset", type=int, default=EXACT_DPQ_UP_TO,
                         help="largest N for an exact DPQ16; above it, estimated on 3 random subsets of this size")
-    parser.add_argument("-queries", type=int, default=5000, help="largest N for exact neighbour measures")
-    parser.add_argument("-seed", type=int, default=0)
+    parser.add_argument("--queries", "-queries", type=int, default=5000, help="largest N for exact neighbour measures")
+    parser.add_argument("--seed", "-seed", type=int, default=0)
     args = parser.parse_args(argv)
     if args.subset < 2:
         raise PipelineError(f"-subset must be at least 2 images, not {args.subset}")

@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from common import PipelineError, atomic_dir, link_or_copy, run_cli
+from common import PipelineError, atomic_dir, link_or_copy, read_geometry, run_cli
 
 
 def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
@@ -29,9 +29,9 @@ def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
         raise PipelineError(f"viewer build failed:\n{result.stdout}{result.stderr}")
 
 
-def collection_json(tiles_dir: str | Path, name: str, title: str, description: str, about: list[str]) -> dict:
-    """The viewer's description of this collection: texts, grid geometry and where the data lies."""
-    mosaic = json.loads((Path(tiles_dir) / "mosaic.json").read_text())
+def collection_json(mosaic: dict, name: str, title: str, description: str, about: list[str]) -> dict:
+    """The viewer's description of this collection: texts, grid geometry (`mosaic`, the tiles stage's
+    mosaic.json) and where the data lies."""
     return {
         "name": name,
         "title": title,
@@ -50,7 +50,7 @@ def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: 
     out_dir = Path(out_dir)
     build_viewer(viewer_dir, out_dir)
     shutil.copytree(tiles_dir, out_dir / "tiles", copy_function=link_or_copy,
-                    ignore=shutil.ignore_patterns("mosaic.json", "*.csv"))
+                    ignore=shutil.ignore_patterns("*.csv"))
     link_or_copy(Path(tiles_dir) / "preview.jpg", out_dir / "preview.jpg")
     if manifest:
         (out_dir / "iiif").mkdir()
@@ -67,24 +67,26 @@ def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-tiles", required=True, help="folder with mosaic.dzi from the tiles stage")
-    parser.add_argument("-cells", required=True, help="folder of cells from the mosaic stage")
-    parser.add_argument("-items", required=True, help="items JSON from the metadata stage")
-    parser.add_argument("-neighbours", default=None, help="neighbours JSON from the neighbours stage (more like this)")
-    parser.add_argument("-manifest", default=None, help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
-    parser.add_argument("-out", dest="output", required=True, help="site folder to write")
-    parser.add_argument("-viewer", default="viewer", help="the viewer's source folder")
-    parser.add_argument("-name", default="collection")
-    parser.add_argument("-title", default="Image collection")
-    parser.add_argument("-description", default="")
-    parser.add_argument("-about", default="[]", help="JSON list of paragraphs for the about page")
+    parser.add_argument("--tiles", "-tiles", required=True, help="folder with mosaic.dzi from the tiles stage")
+    parser.add_argument("--geometry", default=None, help="mosaic.json of the tiles stage (default: beside --tiles)")
+    parser.add_argument("--cells", "-cells", required=True, help="folder of cells from the mosaic stage")
+    parser.add_argument("--items", "-items", required=True, help="items JSON from the metadata stage")
+    parser.add_argument("--neighbours", "-neighbours", default=None, help="neighbours JSON from the neighbours stage (more like this)")
+    parser.add_argument("--manifest", "-manifest", default=None, help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="site folder to write")
+    parser.add_argument("--viewer", "-viewer", default="viewer", help="the viewer's source folder")
+    parser.add_argument("--name", "-name", default="collection")
+    parser.add_argument("--title", "-title", default="Image collection")
+    parser.add_argument("--description", "-description", default="")
+    parser.add_argument("--about", "-about", default="[]", help="JSON list of paragraphs for the about page")
     args = parser.parse_args(argv)
 
     try:
         about = json.loads(args.about)
     except json.JSONDecodeError:
         about = [args.about]
-    collection = collection_json(args.tiles, args.name, args.title, args.description, about)
+    geometry = read_geometry(args.geometry or Path(args.tiles).with_name("mosaic.json"))
+    collection = collection_json(geometry, args.name, args.title, args.description, about)
     if args.neighbours:
         collection["neighbours"] = "data/neighbours.json"
     with atomic_dir(args.output) as temp:

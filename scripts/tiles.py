@@ -2,7 +2,7 @@
 
 The pyramid is built straight from the cell thumbnails, never from the whole mosaic (14,592 x 14,848
 pixels for 13,000 images). The mosaic is cut into horizontal bands a few tiles high, and worker
-processes (``-jobs``) each take one band at a time: decode its cells into a strip of the
+processes (``--jobs``) each take one band at a time: decode its cells into a strip of the
 full-resolution mosaic (plus a margin of the overlap), write its tiles, halve it (2x2 mean) and write
 the next level's tiles, and hand the band's rows of the level below that back, in order. The deepest
 two levels, which hold about 19 of every 20 tiles, are so written on every core at once. From there
@@ -15,8 +15,9 @@ Each level's tiles are written as
 - IIIF Image API 3 level 0, static files (unless turned off): ``iiif/info.json`` and
   ``iiif/<x,y,w,h>/<w,h>/0/default.<format>``, every tile also under the ``w,`` size spelling that
   Image API 2 clients request (a hard link), and whole-image sizes under ``iiif/full/``;
-plus ``preview.jpg`` (the whole mosaic at most 1,024 pixels wide), ``mosaic.json`` (geometry, for the
-later stages) and ``tiles_report.csv`` (cells that could not be read and got a placeholder).
+plus ``preview.jpg`` (the whole mosaic at most 1,024 pixels wide) and ``tiles_report.csv`` (cells that
+could not be read and got a placeholder); the geometry the later stages need goes to ``mosaic.json``
+beside the folder.
 """
 from __future__ import annotations
 
@@ -34,8 +35,18 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
-from common import (CELL_FORMAT, PipelineError, atomic_dir, in_order, link_or_copy, parse_colour, parse_tile,
-                    read_grid, run_cli)
+from common import (
+    CELL_FORMAT,
+    PipelineError,
+    atomic_dir,
+    atomic_path,
+    in_order,
+    link_or_copy,
+    parse_colour,
+    parse_tile,
+    run_cli,
+)
+from tables import read_grid
 
 tqdm.monitor_interval = 0  # no monitor thread in a process that forks workers
 DZI_NAME = "mosaic"
@@ -153,7 +164,7 @@ class PyramidLevel:
         if self.coarser is not None:
             self.coarser.push_pairs(self, rows)
 
-    def push_pairs(self, finer: "PyramidLevel", rows: np.ndarray) -> None:
+    def push_pairs(self, finer: PyramidLevel, rows: np.ndarray) -> None:
         """Halve rows of the finer level (2x2 mean) and push them here; an odd row waits for its partner."""
         if finer.odd_row is not None:
             rows = np.concatenate([finer.odd_row, rows])
@@ -390,18 +401,20 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-in", dest="input", required=True, help="grid CSV (id,col,row)")
-    parser.add_argument("-cells", required=True, help="folder of cells written by the mosaic stage")
-    parser.add_argument("-out", dest="output", required=True, help="folder for mosaic.dzi, mosaic_files/ and iiif/")
-    parser.add_argument("-tile", default="128", help="cell size in pixels (as given to the mosaic stage)")
-    parser.add_argument("-tsize", type=int, default=128, help="tile size in pixels")
-    parser.add_argument("-overlap", type=int, default=1, help="Deep Zoom tile overlap in pixels")
-    parser.add_argument("-format", choices=tuple(SAVE_OPTIONS), default="jpg")
-    parser.add_argument("-quality", type=int, default=90)
-    parser.add_argument("-background", default="0,0,0", help="R,G,B of empty cells")
-    parser.add_argument("-iiif", default=None, metavar="URL",
+    parser.add_argument("--in", "-in", dest="input", required=True, help="grid CSV (id,col,row)")
+    parser.add_argument("--cells", "-cells", required=True, help="folder of cells written by the mosaic stage")
+    parser.add_argument("--out", "-out", dest="output", required=True, help="folder for mosaic.dzi, mosaic_files/ and iiif/")
+    parser.add_argument("--cell-size", "-tile", dest="tile", default="128", help="cell size in pixels (as given to the mosaic stage)")
+    parser.add_argument("--tile-size", "-tsize", dest="tsize", type=int, default=128, help="tile size in pixels")
+    parser.add_argument("--overlap", "-overlap", type=int, default=1, help="Deep Zoom tile overlap in pixels")
+    parser.add_argument("--format", "-format", choices=tuple(SAVE_OPTIONS), default="jpg")
+    parser.add_argument("--quality", "-quality", type=int, default=90)
+    parser.add_argument("--background", "-background", default="0,0,0", help="R,G,B of empty cells")
+    parser.add_argument("--iiif", "-iiif", default=None, metavar="URL",
                         help="also write IIIF level 0 files, to be served at URL (e.g. https://example.org/site/tiles/iiif)")
-    parser.add_argument("-jobs", type=int, default=2, help="worker processes reading cells and writing tiles")
+    parser.add_argument("--jobs", "-jobs", type=int, default=2, help="worker processes reading cells and writing tiles")
+    parser.add_argument("--geometry", default=None,
+                        help="JSON of the pyramid's geometry for the later stages (default: mosaic.json beside --out)")
     args = parser.parse_args(argv)
 
     grid, cols, rows = read_grid(args.input)
@@ -411,7 +424,8 @@ def main(argv=None):
     with atomic_dir(args.output) as temp:
         geometry = write_pyramid(grid, cols, rows, args.cells, temp, size, args.tsize, args.overlap, args.format,
                                  args.quality, parse_colour(args.background), args.iiif, args.jobs)
-        (Path(temp) / "mosaic.json").write_text(json.dumps(geometry))
+    with atomic_path(args.geometry or Path(args.output).with_name("mosaic.json")) as temp:
+        temp.write_text(json.dumps(geometry))
     for key, reason in pd.read_csv(Path(args.output) / "tiles_report.csv", dtype=str).itertuples(index=False):
         print(f"tiles: placeholder for cell {key}: {reason}", file=sys.stderr)
     print(f"tiles: wrote {geometry['tiles']} tiles to {args.output}/", file=sys.stderr)

@@ -1,15 +1,18 @@
-"""Checks of config.yaml in words a collection manager understands, run before any work starts.
+"""Checks of config.yaml in words a collection manager understands, run before any work starts,
+and the image list the workflow plans with.
 
 The JSON schema (schemas/config.schema.yaml) says what each key may hold; this module turns its
 findings into one plain sentence per problem, and adds the checks a schema cannot make: that the
-image glob finds files and that the grid has room for them.
+image glob finds files and that the grid has room for them. The Snakefile imports this module, so
+it uses the standard library, PyYAML and jsonschema only.
 """
 from __future__ import annotations
 
 import jsonschema
 import yaml
 
-from common import PipelineError, find_images, resolve_grid_size
+import images
+from common import PipelineError, resolve_grid_size
 
 KIND_NAMES = {"integer": "a whole number", "number": "a number", "string": "text", "boolean": "true or false",
               "array": "a list", "object": "a section of keys", "null": "empty"}
@@ -58,14 +61,33 @@ def check(config: dict, schema_path: str) -> None:
         raise PipelineError("config has problems:\n  - " + "\n  - ".join(problems))
 
 
-def collection_images(config: dict) -> dict[str, str]:
-    """id -> path of the configured images, checked for emptiness and grid room."""
-    images = find_images(config["images"])
-    if not images:
-        raise PipelineError(f"images: {config['images']!r} matches no files; check the path "
-                            "(relative to the folder snakemake runs in) and the extension")
-    check_grid(config, len(images))
-    return images
+def planned_images(config: dict) -> list[tuple]:
+    """The rows the images stage will list, known while the workflow is planned, checked for room on the grid.
+
+    For a real collection: the files the glob matches now, with size and modification time (see
+    images.list_images), so a changed listing is seen before anything runs. For the demo, whose
+    pictures are made by the workflow itself: the ids and paths it will make.
+    """
+    demo = config.get("demo")
+    if demo:
+        import demo_collection
+
+        rows = [(key, f"{demo['folder']}/images/{key}.jpg") for key in demo_collection.demo_ids(demo["per_source"])]
+    else:
+        rows = images.list_images(config["images"])
+        if not rows:
+            raise PipelineError(f"images: {config['images']!r} matches no files; check the path "
+                                "(relative to the folder snakemake runs in) and the extension")
+    check_grid(config, len(rows))
+    return rows
+
+
+def shard_digests(rows: list[tuple], shards: int) -> list[str]:
+    """One digest per extraction shard of the planned images: a shard's job reruns only when its own images change."""
+    members: list[list[tuple]] = [[] for _ in range(shards)]
+    for row in rows:
+        members[images.shard_of(row[0], shards)].append(row)
+    return [images.digest(part) for part in members]
 
 
 def check_grid(config: dict, count: int) -> None:
@@ -74,3 +96,4 @@ def check_grid(config: dict, count: int) -> None:
         resolve_grid_size(config["grid"]["size"], count, config["grid"].get("aspect", 1.0))
     except PipelineError as error:
         raise PipelineError(f"grid.size: {error}") from None
+

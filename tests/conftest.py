@@ -1,6 +1,5 @@
-"""Shared fixtures: the stage modules on sys.path, and small collections the tests make themselves."""
+"""Shared fixtures: small collections the tests make themselves (pytest.ini puts scripts/ on the path)."""
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +7,6 @@ import pytest
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "scripts"))
 
 
 def draw_picture(seed: int, size=(96, 72)) -> Image.Image:

@@ -1,21 +1,14 @@
 import pytest
 
-from common import (PipelineError, atomic_dir, atomic_path, auto_grid_size, find_images, image_id, parse_grid_size,
-                    parse_tile, resolve_grid_size)
-
-
-def test_image_id_is_the_file_name_without_extension_kept_as_text():
-    assert image_id("data/images/000123.jpg") == "000123"
-    assert image_id("x/43069-Edit.tif") == "43069-Edit"
-
-
-def test_find_images_sorts_by_id_and_rejects_two_files_with_one_id(tmp_path):
-    for name in ("b.jpg", "a.png", "c.jpeg"):
-        (tmp_path / name).write_bytes(b"x")
-    assert list(find_images(str(tmp_path / "*"))) == ["a", "b", "c"]
-    (tmp_path / "a.jpg").write_bytes(b"x")
-    with pytest.raises(PipelineError, match=r"same id 'a'.*a\.jpg.*a\.png|same id 'a'.*a\.png.*a\.jpg"):
-        find_images(str(tmp_path / "*"))
+from common import (
+    PipelineError,
+    atomic_dir,
+    atomic_path,
+    auto_grid_size,
+    parse_grid_size,
+    parse_tile,
+    resolve_grid_size,
+)
 
 
 def test_grid_sizes():

@@ -4,7 +4,8 @@ import pytest
 
 import embedding
 import grid
-from common import PipelineError, read_grid
+from common import PipelineError
+from tables import read_grid
 
 
 def two_clusters(count=60, seed=0):
@@ -97,6 +98,7 @@ def test_flas_gives_a_valid_reproducible_grid_with_holes_that_keeps_neighbours(t
     assert (c, r) == (11, 11) and sorted(table["id"]) == ids
 
 
+@pytest.mark.slow  # numba compiles UMAP first
 def test_umap_is_reproducible_with_a_seed_and_separates_clusters(tmp_path):
     data = two_clusters(80)
     first = embedding.embed_umap(data, neighbours=10, random_state=5)

@@ -58,6 +58,10 @@ def test_date_labels_show_the_real_range():
     assert metadata.date_label(None) == "Unknown"
 
 
+# The per-item arrays of items.json when the column map names neither description nor rights.
+COLUMNS = ("id", "col", "row", "title", "date", "dateLabel", "yearStart", "url", "imageUrl", "thumb", "subjects")
+
+
 @pytest.fixture
 def messy(tmp_path):
     (tmp_path / "grid.csv").write_text("# grid 3x2\nid,col,row\n007,2,0\nK9045,0,1\n43069,1,0\nno-record,0,0\n")
@@ -81,9 +85,9 @@ def test_join_reports_every_mismatch_and_keeps_text_verbatim(messy):
     assert data["count"] == 4
     assert data["id"] == ["no-record", "43069", "007", "K9045"]  # grid-cell order (row-major)
     assert [data["col"][i] + 3 * data["row"][i] for i in range(4)] == [0, 1, 2, 3]
-    assert len({len(data[name]) for name in ("id", "title", "date", "yearStart", "url", "subjects", "thumb")}) == 1
-    record = {name: data[name][data["id"].index("K9045")] for name in ("title", "yearStart", "approximate", "thumb")}
-    assert record == {"title": "<img src=x onerror=alert(1)>", "yearStart": 1909, "approximate": True,
+    assert {len(data[name]) for name in COLUMNS} == {4}
+    record = {name: data[name][data["id"].index("K9045")] for name in ("title", "yearStart", "dateLabel", "thumb")}
+    assert record == {"title": "<img src=x onerror=alert(1)>", "yearStart": 1909, "dateLabel": "ca. 1909",
                       "thumb": "thumbs/K9045.jpg"}
     assert data["title"][data["id"].index("43069")] == "First of two"
     assert data["yearStart"][data["id"].index("43069")] is None
@@ -91,7 +95,7 @@ def test_join_reports_every_mismatch_and_keeps_text_verbatim(messy):
     assert data["subjectCounts"] == [2, 1, 1]
     assert data["subjects"][data["id"].index("43069")] == [2]
     report = pd.read_csv(messy / "metadata_report.csv", dtype=str)
-    kinds = set(zip(report["kind"], report["id"]))
+    kinds = set(zip(report["kind"], report["id"], strict=True))
     assert {("duplicate_record", "43069"), ("record_without_image", "orphan"), ("image_without_record", "no-record"),
             ("unparsed_date", "43069")} <= kinds
 
@@ -118,13 +122,14 @@ def test_missing_columns_are_named(messy):
                        str(messy / "grid.csv"), "-out", str(messy / "x.json")])
 
 
-def test_index_and_subjects_output(messy):
+def test_only_what_the_viewer_reads_is_written_and_subjects_output(messy):
     out = messy / "items.json"
     metadata.main(["-in", str(messy / "items.csv"), "-sub", str(messy / "subjects.csv"), "-grid",
                    str(messy / "grid.csv"), "-out", str(out), "-subjects-out", str(messy / "s.csv")])
     data = json.loads(out.read_text())
-    assert all(data["id"][position] == key for key, position in data["index"].items())
-    assert len(data["index"]) == data["count"]
+    # viewer/src/data.js reads these and nothing else: no id->position index (the viewer builds its
+    # own), no thumbUrl (the site has its own thumbnails), no yearEnd or approximate (in dateLabel)
+    assert set(data) == {"count", "subjectNames", "subjectCounts", *COLUMNS}
     subjects = pd.read_csv(messy / "s.csv", dtype=str)
     assert sorted(map(tuple, subjects.values)) == [("007", "Ships"), ("43069", "Whales"), ("K9045", "Meteorites"),
                                                    ("K9045", "Ships")]  # gridded ids only, duplicates once
@@ -148,12 +153,12 @@ def test_pixplot_preset(tmp_path):
     assert data["title"][row["plain"]] == "plain"  # nothing at all: the id
     assert data["url"][row["bird-01"]] == "https://example.org/bird"
     assert data["url"][row["BOAT_2"]] == ""  # a javascript: link is dropped and reported
-    assert (data["yearStart"][row["BOAT_2"]], data["approximate"][row["BOAT_2"]]) == (1900, True)
+    assert (data["yearStart"][row["BOAT_2"]], data["dateLabel"][row["BOAT_2"]]) == (1900, "ca. 1900")
     names = data["subjectNames"]
     assert {names[i] for i in data["subjects"][row["bird-01"]]} == {"Birds", "heron", "water", "wading"}
     assert names[0] == "water" and data["subjectCounts"][0] == 2
     report = pd.read_csv(tmp_path / "metadata_report.csv", dtype=str)
-    assert ("unsafe_link", "BOAT_2") in set(zip(report["kind"], report["id"]))
+    assert ("unsafe_link", "BOAT_2") in set(zip(report["kind"], report["id"], strict=True))
 
 
 def test_column_map_for_another_export(tmp_path):
@@ -177,6 +182,18 @@ def test_column_map_for_another_export(tmp_path):
     data = json.loads((tmp_path / "items.json").read_text())
     assert sorted(data["subjectNames"]) == ["Hall of Ocean Life", "Whales"]
     assert data["subjectCounts"] == [2, 2]
+
+
+def test_thumbnail_links_are_not_needed_nor_read(tmp_path):
+    (tmp_path / "grid.csv").write_text("# grid 1x1\nid,col,row\n0001,0,0\n")
+    (tmp_path / "items.csv").write_text("id,url,title,date,imageUrl\n0001,https://x/1,One,1900,\n")
+    arguments = ["-in", str(tmp_path / "items.csv"), "-grid", str(tmp_path / "grid.csv"), "-out",
+                 str(tmp_path / "items.json")]
+    metadata.main(arguments)  # the original preset without a thumbUrl column
+    metadata.main(arguments + ["-columns", '{"thumbUrl": "Thumbnail"}'])  # named, yet never read
+    data = json.loads((tmp_path / "items.json").read_text())
+    assert data["thumb"] == ["thumbs/0001.jpg"] and "thumbUrl" not in data
+    assert "thumbUrl" not in metadata.column_map("original", {"thumbUrl": "thumbUrl"})["columns"]
 
 
 def test_column_map_mistakes_are_named(messy):

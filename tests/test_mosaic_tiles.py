@@ -7,8 +7,9 @@ from PIL import Image
 
 import mosaic
 import tiles
-from common import PipelineError, read_grid
+from common import PipelineError
 from dzi_check import check_pyramid
+from tables import read_grid
 
 
 def awkward_images(folder):
@@ -132,7 +133,7 @@ def test_an_unreadable_cell_becomes_a_placeholder_and_a_report_line(tmp_path):
     report = pd.read_csv(tmp_path / "t" / "tiles_report.csv", dtype=str)
     assert list(report["id"]) == [broken] and "cannot read" in report["reason"][0]
     check_pyramid(tmp_path / "t" / "mosaic.dzi")
-    assert json.loads((tmp_path / "t" / "mosaic.json").read_text())["placeholders"] == 1
+    assert json.loads((tmp_path / "mosaic.json").read_text())["placeholders"] == 1
 
 
 def test_a_failing_tiles_run_leaves_the_previous_output_whole(tmp_path):
@@ -221,10 +222,13 @@ def reference_levels(mosaic_pixels):
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
-def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid(tmp_path, jobs):
-    # 65 x 61 cells of 35 px: a 2,275 x 2,135 mosaic, odd in both directions, whose two deepest levels
-    # are written band by band; band edges (every 512 rows) cut through cells.
-    cols, rows, size, tile, overlap = 65, 61, 35, 64, 2
+def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid(tmp_path, monkeypatch, jobs):
+    # 29 x 27 cells of 35 px: a 1,015 x 945 mosaic, odd in both directions, whose two deepest levels
+    # are written band by band (levels above 256 px here, 1,024 in use); band edges (every 256 rows here,
+    # 1,024 in use) cut through cells.
+    monkeypatch.setattr(tiles, "PREVIEW_SIZE", 256)
+    monkeypatch.setattr(tiles, "BAND_HEIGHT", 256)
+    cols, rows, size, tile, overlap = 29, 27, 35, 64, 2
     cells = tmp_path / "cells"
     cells.mkdir()
     rng = np.random.default_rng(0)

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 import neighbours
-from common import PipelineError, nearest_neighbours
+from common import PipelineError
+from neighbours import nearest_neighbours
 
 
 def test_nearest_neighbours_in_order_on_a_line():

@@ -1,8 +1,8 @@
 """The viewer in a real browser: the whole Snakefile builds a small collection whose titles, dates and
 subjects the test knows, then viewer/e2e/run.mjs drives Debian's Chromium (headless, through
-playwright-core) over the served site: hover, click, filters, search, deep links, keyboard, inert
-catalogue text, more-like-this and CSV export. `make test` installs Chromium (`make browser`); without it
-this test fails instead of skipping, so CI cannot pass without having run it.
+playwright-core) over the served site: hover, click, filters, the subject treemap, search, deep links,
+keyboard, inert catalogue text, more-like-this and CSV export. `make test` installs Chromium
+(`make browser`); without it this test fails instead of skipping, so CI cannot pass without having run it.
 """
 import json
 import os
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+pytestmark = [pytest.mark.workflow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 XSS_TITLE = "<img src=x onerror=alert(1)>"
@@ -25,6 +26,12 @@ SUBJECTS = {
     "Portraits": list(range(14, 19)),                 # 5
     "Field photographs": list(range(0, 23, 2)),       # 12 (even positions up to 22)
 }
+# Many rare subjects besides, so that the treemap has more tiles than the viewer's old limit of 24:
+# the metadata stage keeps SUBJECTS_TOP of the 44 (the rest become "Other") and the treemap must show
+# exactly those. NEIGHBOURS (neighbours.count) is how many "more like this" each item shows.
+FILLER_SUBJECTS = {f"Topic {j + 1:02d}": sorted({(7 * j + m) % 24 for m in range(1 + j % 3)}) for j in range(40)}
+SUBJECTS_TOP = 30
+NEIGHBOURS = 15  # more than the 12 the viewer once showed at most
 TITLES = {
     1: "=1+1, a title that looks like a spreadsheet formula",  # CSV export guards it with a leading '
     3: 'Lighthouse on the "north" pier, at dusk',     # comma and quotes: CSV quoting
@@ -62,12 +69,14 @@ def make_collection(folder: Path) -> dict:
     import pandas as pd
 
     pd.DataFrame(rows).to_csv(folder / "items.csv", index=False)
-    subject_rows = [{"id": ids[i], "subject": name} for name, items in SUBJECTS.items() for i in items]
+    subject_rows = [{"id": ids[i], "subject": name} for name, items in {**SUBJECTS, **FILLER_SUBJECTS}.items()
+                    for i in items]
     pd.DataFrame(subject_rows).to_csv(folder / "subjects.csv", index=False)
     config = {"collection": {"name": "e2e", "title": "Viewer test collection", "description": "Made by the e2e test.",
                              "about": ["Made by tests/test_viewer_e2e.py."]},
               "images": "photos/*.jpg",
-              "metadata": {"items": "items.csv", "subjects": "subjects.csv"},
+              "metadata": {"items": "items.csv", "subjects": "subjects.csv", "subjects_top": SUBJECTS_TOP},
+              "neighbours": {"count": NEIGHBOURS},
               "features": {"pca": 8, "cache": "cache"}, "embedding": {"iterations": 250}, "jobs": 2}
     (folder / "e2e.yaml").write_text(yaml.safe_dump(config))
     expected = {
@@ -75,6 +84,8 @@ def make_collection(folder: Path) -> dict:
         "titles": [row["title"] for row in rows],
         "xssId": ids[7],
         "subjects": {name: sorted(ids[i] for i in items) for name, items in SUBJECTS.items()},
+        "subjectTiles": SUBJECTS_TOP + 1,  # the top subjects and "Other"
+        "neighbours": NEIGHBOURS,
         "search": {"one": {"text": "walrus", "ids": [ids[12]]},
                    "many": {"text": "lighthouse", "ids": sorted(ids[i] for i in (3, 10, 17))}},
         # from/to between the years present, so inclusive and exclusive ends agree
@@ -115,8 +126,11 @@ def e2e_site(tmp_path_factory, browser_ready):
 def test_viewer_in_a_real_browser(e2e_site, browser_ready, capsys):
     site, expected = e2e_site
     items = json.loads((site / "data" / "items.json").read_text())
-    assert items["title"][items["index"][json.loads(expected.read_text())["xssId"]]] == XSS_TITLE
+    assert items["title"][items["id"].index(json.loads(expected.read_text())["xssId"])] == XSS_TITLE
+    assert len(items["subjectNames"]) == SUBJECTS_TOP + 1 and items["subjectNames"][-1] == "Other"
     ARTIFACTS.mkdir(exist_ok=True)
+    screenshot = ARTIFACTS / "viewer.png"
+    screenshot.unlink(missing_ok=True)  # a picture left by an earlier run must not pass for this run's
     env = {**os.environ, "CHROMIUM_PATH": browser_ready}
     result = subprocess.run(["node", str(ROOT / "viewer" / "e2e" / "run.mjs"), str(site), "--expected", str(expected),
                              "--artifacts", str(ARTIFACTS)],
@@ -124,7 +138,6 @@ def test_viewer_in_a_real_browser(e2e_site, browser_ready, capsys):
     output = result.stdout + result.stderr
     print(output[-20000:])
     assert result.returncode == 0, "viewer e2e failed:\n" + output[-12000:]
-    screenshot = ARTIFACTS / "viewer.png"
     assert screenshot.is_file() and screenshot.stat().st_size > 10_000
     with capsys.disabled():
         print(f"\nscreenshot of the loaded viewer: {screenshot}")

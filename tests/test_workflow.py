@@ -11,10 +11,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from common import load_features, read_grid
 from dzi_check import check_pyramid
 from iiif_check import check_service
+from images import read_list
+from tables import load_features, read_grid
 
+pytestmark = pytest.mark.workflow
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {
     "collection": {"name": "tiny", "title": "Tiny test collection", "description": "Made by the tests.",
@@ -176,7 +178,7 @@ def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_availab
     report = (out / "metadata_report.csv").read_text()
     assert "image_rejected,99999" in report and "record_without_image" not in report
     items = json.loads((out / "items.json").read_text())
-    assert items["title"][items["index"]["00003"]] == 'Photo 00003, "quoted"'
+    assert items["title"][items["id"].index("00003")] == 'Photo 00003, "quoted"'
     assert set(items["rights"]) == {"Ann's"} and sorted(items["subjectNames"]) == ["Photo", "Things"]
     assert (out / "site" / "index.html").is_file()
     # Adding an image reruns only the extraction shard it falls in, and computes only its vector.
@@ -184,8 +186,29 @@ def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_availab
     plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"), "-n").stdout)
     assert plan["extract"] == 1
     snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"))
-    from features import shard_of
+    from images import shard_of
 
     log = (out / "logs" / f"extract-{shard_of('00050', 2)}.log").read_text()
     assert re.search(r"\b\d+ from cache, 1 computed", log), log[-500:]
     assert "00050" in set(read_grid(out / "grid.csv")[0]["id"])
+    # So does a picture edited in place under its old name (seen by its size and time, not its name).
+    draw_picture(51).save(folder / "00007.jpg")
+    plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"), "-n").stdout)
+    assert plan["image_shard"] == 1 and plan["extract"] == 1 and plan["mosaic"] == 1
+
+
+def test_fewer_demo_pictures_leave_no_stale_files_behind(tmp_path):
+    """Lowering demo.per_source remakes the demo folder whole: its old pictures are neither kept nor listed."""
+    import demo_collection
+
+    target = "results/tiny/images.csv"
+    list_of = tmp_path / target
+    snakemake(tmp_path, target, "--configfile", str(write_config(tmp_path / "three.yaml")))
+    assert len(read_list(list_of)) == 42
+    fewer = write_config(tmp_path / "two.yaml", {"demo": {"per_source": 2}})
+    plan = planned_jobs(snakemake(tmp_path, target, "-n", "--configfile", str(fewer)).stdout)
+    assert plan == {"demo_collection": 1, "image_shard": 1, "images": 1}
+    snakemake(tmp_path, target, "--configfile", str(fewer))
+    expected = sorted(demo_collection.demo_ids(2))
+    assert sorted(read_list(list_of)) == expected
+    assert sorted(path.stem for path in (tmp_path / "data" / "demo" / "images").glob("*.jpg")) == expected

@@ -214,6 +214,8 @@ async function measurableCells(page, view) {
       if (item >= 0 && !obstacles.some((o) => overlaps(o, middle))) cells.push({ item, rect });
     }
   }
+  // Checks that loop over these cells must not pass by having none to look at.
+  assert.ok(cells.length >= Math.min(8, N), `only ${cells.length} of ${N} cells can be measured`);
   return cells;
 }
 
@@ -366,6 +368,59 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     assert.equal(await pressed(page, first), 'false');
     assert.equal(await page.locator('#year-from').inputValue(), '');
     await assertDimmed(page, cells, baseline, new Set(items.id), 'after reset all');
+    await finish(s);
+  });
+
+  test('the treemap has a tile for every subject items.json offers; small tiles are named when focused', async () => {
+    const s = await open();
+    const { page } = s;
+    const offered = items.subjectNames.filter((_, k) => items.subjectCounts[k] > 0);
+    assert.equal(offered.length, expected.subjectTiles, 'fixture: items.json offers subjects_top subjects and "Other"');
+    assert.ok(offered.length > 24, 'fixture: more subjects than the viewer once showed');
+    const tiles = page.locator('#treemap button.tile');
+    await eventually(async () => (await tiles.count()) === offered.length);
+    const shown = await tiles.evaluateAll((els) => els.map((e) => {
+      const r = e.getBoundingClientRect();
+      return { name: e.dataset.subject, label: e.getAttribute('aria-label'), title: e.title, bare: e.classList.contains('bare'),
+        x0: r.left, y0: r.top, x1: r.right, y1: r.bottom };
+    }));
+    assert.deepEqual(shown.map((t) => t.name).sort(), [...offered].sort(), 'one tile per subject, none left out');
+    const box = await page.locator('#treemap').boundingBox();
+    for (const t of shown) {
+      const k = items.subjectNames.indexOf(t.name);
+      const count = items.subjectCounts[k];
+      assert.equal(t.label, `${t.name}, ${count} item${count === 1 ? '' : 's'}`, `aria-label of ${t.name}`);
+      assert.equal(t.title, `${t.name} (${count})`, `title of ${t.name}`);
+      assert.ok(t.x0 >= box.x - 0.5 && t.y0 >= box.y - 0.5 && t.x1 <= box.x + box.width + 0.5 && t.y1 <= box.y + box.height + 0.5,
+        `${t.name} lies inside the treemap`);
+      assert.ok(t.x1 - t.x0 >= 8 && t.y1 - t.y0 >= 8, `${t.name} is big enough to point at: ${t.x1 - t.x0}x${t.y1 - t.y0}`);
+    }
+    for (let a = 0; a < shown.length; a++) {
+      for (let b = a + 1; b < shown.length; b++) {
+        const p = shown[a], q = shown[b];
+        const overlap = Math.min(p.x1, q.x1) - Math.max(p.x0, q.x0) > 0.5 && Math.min(p.y1, q.y1) - Math.max(p.y0, q.y0) > 0.5;
+        assert.ok(!overlap, `tiles ${p.name} and ${q.name} overlap`);
+      }
+    }
+    // A tile too small for its name: focus (keyboard) names it in the caption; Enter selects it.
+    const rare = shown.find((t) => t.bare);
+    assert.ok(rare, 'fixture: some tiles are too small for a name');
+    const tile = subjectButton(page, rare.name);
+    await tile.focus();
+    const k = items.subjectNames.indexOf(rare.name);
+    const n = items.subjectCounts[k];
+    await waitForText(page, '#treemap-caption', `${rare.name}: ${n} item${n === 1 ? '' : 's'}`);
+    await page.keyboard.press('Enter');
+    await waitForText(page, '#match-count', countText(n));
+    assert.equal(await pressed(page, rare.name), 'true');
+    if (ARTIFACTS) {
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page.locator('#filters').screenshot({ path: join(ARTIFACTS, 'treemap.png') });
+    }
+    await page.keyboard.press('Enter');
+    await waitForText(page, '#match-count', countText(N));
+    await tile.blur();
+    await waitForText(page, '#treemap-caption', `${offered.length} subjects: point at a tile for its name`);
     await finish(s);
   });
 
@@ -633,8 +688,10 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await finish(s);
   });
 
-  test('more like this: up to 12 neighbours, loaded when a panel first opens, each opens its item', async () => {
+  test('more like this: as many neighbours as neighbours.json holds, loaded when a panel first opens, each opens its item', async () => {
     assert.ok(neighbours, 'the site has data/neighbours.json');
+    assert.equal(neighbours.k, expected.neighbours, 'neighbours.json has the configured k (neighbours.count)');
+    assert.ok(neighbours.neighbours.every((list) => list.length === neighbours.k), 'every list holds k neighbours');
     const s = await open();
     const { page } = s;
     await settle(page);
@@ -644,7 +701,8 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await page.goto(`${server.url}#item=${enc(items.id[i])}`);
     await waitForText(page, '#panel .panel-title', titleOf(i));
     const buttons = page.locator('#similar button[data-item]');
-    const wantedIds = neighbours.neighbours[neighbours.id.indexOf(items.id[i])].slice(0, 12).map((k) => neighbours.id[k]);
+    const wantedIds = neighbours.neighbours[neighbours.id.indexOf(items.id[i])].map((k) => neighbours.id[k]);
+    assert.equal(wantedIds.length, neighbours.k);
     await eventually(async () => (await buttons.count()) === wantedIds.length);
     const shown = (await buttons.evaluateAll((els) => els.map((e) => e.getAttribute('data-item')))).map(itemOfButton);
     assert.deepEqual(shown.map((k) => items.id[k]), wantedIds, 'the neighbours, nearest first');
@@ -654,7 +712,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await waitForText(page, '#panel .panel-title', titleOf(pick));
     await eventually(async () => (await buttons.count()) === wantedIds.length);
     const again = (await buttons.evaluateAll((els) => els.map((e) => e.getAttribute('data-item')))).map(itemOfButton);
-    const pickIds = neighbours.neighbours[neighbours.id.indexOf(items.id[pick])].slice(0, 12).map((k) => neighbours.id[k]);
+    const pickIds = neighbours.neighbours[neighbours.id.indexOf(items.id[pick])].map((k) => neighbours.id[k]);
     assert.deepEqual(again.map((k) => items.id[k]), pickIds, 'the opened item shows its own neighbours');
     assert.equal(fetched(), 1, 'neighbours.json is not loaded again');
     await finish(s);

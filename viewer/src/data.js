@@ -49,8 +49,8 @@ function column(items, key, count, fallback) {
  * Lenient on optional fields (missing strings become ''), strict on the grid, because a wrong
  * grid would silently map clicks to the wrong photographs.
  * @returns {{collection, grid, count, ids, idPosition: Map<string, number>, col, row, title, date,
- *   dateLabel, description, rights, year, yearEnd, url, imageUrl, thumbUrl, thumb, subjects,
- *   subjectNames, subjectCounts, cellItem, warnings: string[]}}
+ *   dateLabel, description, rights, year, url, imageUrl, thumb, subjects, subjectNames, subjectCounts,
+ *   cellItem, warnings: string[]}}
  */
 export function buildIndex(collection, items) {
   if (!collection || typeof collection !== 'object') throw new Error('collection.json is not an object');
@@ -72,10 +72,8 @@ export function buildIndex(collection, items) {
   // Items are ordered by cell index, so a missing col/row column can be derived from the position.
   const col = column(items, 'col', count, (i) => i % grid.cols).map(Number);
   const row = column(items, 'row', count, (i) => Math.floor(i / grid.cols)).map(Number);
-  const yearStart = column(items, 'yearStart', count, () => null).map(toYear);
-  const yearEnd = column(items, 'yearEnd', count, () => null).map(toYear);
-  // Histogram and date filter use one year per item: its start, else its end.
-  const year = yearStart.map((y, i) => (y !== null ? y : yearEnd[i]));
+  // Histogram and date filter use one year per item: the start of its date (null: unknown).
+  const year = column(items, 'yearStart', count, () => null).map(toYear);
 
   const subjectNames = (Array.isArray(items.subjectNames) ? items.subjectNames : []).map(String);
   const nSubjects = subjectNames.length;
@@ -112,8 +110,8 @@ export function buildIndex(collection, items) {
     title: str('title'), date: str('date'), dateLabel: str('dateLabel'),
     // Optional free-text columns, shown in the details panel when not empty.
     description: str('description'), rights: str('rights'),
-    year, yearEnd,
-    url: str('url'), imageUrl: str('imageUrl'), thumbUrl: str('thumbUrl'), thumb: str('thumb'),
+    year,
+    url: str('url'), imageUrl: str('imageUrl'), thumb: str('thumb'),
     subjects, subjectNames, subjectCounts,
     cellItem, warnings,
   };

@@ -113,7 +113,8 @@ async function start() {
     viewer.focusItem(item);
   }
 
-  // "More like this": data/neighbours.json, fetched the first time a panel opens.
+  // "More like this": data/neighbours.json, fetched the first time a panel opens; every neighbour
+  // the file lists for the item is shown (how many is the workflow's neighbours.count).
   let neighbours = null;
   function loadSimilar(item) {
     const path = index.collection.neighbours;
@@ -125,12 +126,13 @@ async function start() {
         return null;
       });
     neighbours.then((lists) => {
-      if (lists) panel.showSimilar(item, similarItems(lists, item, 12));
+      if (lists) panel.showSimilar(item, similarItems(lists, item));
     });
   }
 
   const filters = createFilters({
     treemap: byId('treemap'),
+    treemapCaption: byId('treemap-caption'),
     otherSubjects: byId('other-subjects'),
     histogram: byId('histogram'),
     dateSummary: byId('date-summary'),

@@ -19,14 +19,25 @@ test('ids stay strings, leading zeros included', () => {
   assert.equal(buildIndex(makeCollection(), items).ids[0], '1');
 });
 
-test('year falls back to yearEnd, unknown stays null', () => {
+test('year is yearStart (numbers or numeric strings), unknown stays null', () => {
   const items = makeItems();
-  items.yearStart[1] = null;
   items.yearStart[3] = '1950';
   const index = buildIndex(makeCollection(), items);
   assert.equal(index.year[1], 1909);
   assert.equal(index.year[2], null);
   assert.equal(index.year[3], 1950);
+  assert.equal(index.year[8], 1910); // the start of 1910-1915
+});
+
+test('only fields the metadata stage writes are read: no thumbUrl, yearEnd or index', () => {
+  const items = makeItems();
+  Object.assign(items, { thumbUrl: Array(10).fill('https://remote.example/t.jpg'),
+    yearEnd: Array(10).fill(2000), index: { '0001': 5 } });
+  const index = buildIndex(makeCollection(), items);
+  assert.equal(index.thumbUrl, undefined);
+  assert.equal(index.yearEnd, undefined);
+  assert.equal(index.year[2], null); // no fallback to another column
+  assert.equal(positionOfId(index, '0001'), 0); // positions come from the id column, not a stored index
 });
 
 test('col/row are derived from item order when absent', () => {

@@ -25,10 +25,23 @@ test('a malformed file is an error', () => {
   assert.throws(() => parseNeighbours(null, index), /neighbours/);
 });
 
-test('similarItems: up to the limit, nearest first, no self, no repeats', () => {
-  const lists = [[0, 3, 3, 2, 5, 6]];
-  assert.deepEqual(similarItems(lists, 0, 12), [3, 2, 5, 6]);
-  assert.deepEqual(similarItems(lists, 0, 2), [3, 2]);
+test('the file says how many neighbours each item has: k, else the lists as they are', () => {
+  const long = Array.from({ length: 10 }, (_, p) => [1, 2, 3, 4, 5, 6, 7, 8, 9, 0].filter((q) => q !== p));
+  for (const k of [3, 9]) {
+    const lists = parseNeighbours({ k, id: index.ids, neighbours: long }, index);
+    assert.ok(lists.every((list) => list.length === k), `k = ${k}`);
+    assert.equal(similarItems(lists, 4).length, k);
+  }
+  const noK = parseNeighbours({ id: index.ids, neighbours: long }, index);
+  assert.equal(similarItems(noK, 4).length, 9); // more than any default a viewer might have had
+  assert.equal(parseNeighbours({ k: 0, id: index.ids, neighbours: long }, index)[4].length, 9);
+});
+
+test('similarItems: every neighbour, nearest first, no self, no repeats', () => {
+  const lists = [[0, 3, 3, 2, 5, 6], [], [], [], [], [], [], [], [], [], [], [], [], [], [], [], [], [],
+    Array.from({ length: 30 }, (_, q) => q)];
+  assert.deepEqual(similarItems(lists, 0), [3, 2, 5, 6]);
+  assert.equal(similarItems(lists, 18).length, 29); // no count of the viewer's own cuts the list
   assert.deepEqual(similarItems(lists, 7), []);
   assert.deepEqual(similarItems(null, 0), []);
 });

@@ -1,27 +1,31 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { layoutTreemap, topSubjects } from '../src/treemap.js';
+import { layoutTreemap, TREEMAP_MIN_SHARE, treemapHeight, treemapSubjects } from '../src/treemap.js';
 
+// 65 subjects as the metadata stage writes them (subjects_top 64 + "Other"), counts 65 down to 1,
+// plus one that no item has.
 const index = {
-  subjectNames: Array.from({ length: 30 }, (_, i) => `S${i}`),
-  subjectCounts: Array.from({ length: 30 }, (_, i) => (i === 29 ? 0 : 30 - i)),
+  subjectNames: [...Array.from({ length: 64 }, (_, i) => `S${i}`), 'Other', 'Unused'],
+  subjectCounts: [...Array.from({ length: 64 }, (_, i) => 65 - i), 1, 0],
 };
 
-test('topSubjects keeps the most frequent, at most limit, none with zero count', () => {
-  const top = topSubjects(index, 24);
-  assert.equal(top.length, 24);
-  assert.deepEqual(top[0], { subject: 0, name: 'S0', count: 30 });
-  assert.ok(top.every((d, k) => k === 0 || top[k - 1].count >= d.count));
-  assert.equal(topSubjects(index, 100).length, 29);
+test('treemapSubjects offers every subject some item has, most frequent first', () => {
+  const all = treemapSubjects(index);
+  assert.equal(all.length, 65); // as many as the data offers: no limit of the viewer's own
+  assert.deepEqual(all[0], { subject: 0, name: 'S0', count: 65 });
+  assert.ok(all.every((d, k) => k === 0 || all[k - 1].count >= d.count));
+  assert.ok(!all.some((d) => d.name === 'Unused'));
+  assert.deepEqual(all.slice(-2).map((d) => d.name), ['S63', 'Other']); // ties: file order
 });
 
-test('topSubjects sorts by count even if the file is not sorted', () => {
-  const top = topSubjects({ subjectNames: ['a', 'b', 'c'], subjectCounts: [1, 5, 3] });
-  assert.deepEqual(top.map((d) => d.name), ['b', 'c', 'a']);
+test('treemapSubjects sorts by count even if the file is not sorted', () => {
+  const all = treemapSubjects({ subjectNames: ['a', 'b', 'c'], subjectCounts: [1, 5, 3] });
+  assert.deepEqual(all.map((d) => d.name), ['b', 'c', 'a']);
 });
 
 test('treemap tiles stay inside the box and are sized by count', () => {
-  const tiles = layoutTreemap(topSubjects(index, 24), 300, 200, 0);
+  const subjects = treemapSubjects(index).slice(0, 24);
+  const tiles = layoutTreemap(subjects, 300, 200, 0);
   assert.equal(tiles.length, 24);
   for (const t of tiles) {
     assert.ok(t.x0 >= 0 && t.y0 >= 0 && t.x1 <= 300 && t.y1 <= 200);
@@ -30,7 +34,24 @@ test('treemap tiles stay inside the box and are sized by count', () => {
   const total = tiles.reduce((s, t) => s + area(t), 0);
   assert.ok(Math.abs(total - 300 * 200) < 300 * 200 * 0.02);
   const big = tiles.find((t) => t.subject === 0), small = tiles.find((t) => t.subject === 23);
-  assert.ok(area(big) > area(small) * 3);
+  const ratio = area(big) / area(small); // counts 65 and 42
+  assert.ok(Math.abs(ratio / (65 / 42) - 1) < 0.15, `area ratio ${ratio}`);
+});
+
+test('with 65 subjects every tile still gets its minimum share, and the box grows', () => {
+  const width = 276, height = treemapHeight(65);
+  assert.equal(treemapHeight(24), 230);
+  assert.ok(height > 230 && height <= 320, `height ${height}`);
+  const plain = layoutTreemap(treemapSubjects(index), width, height, 2);
+  const floored = layoutTreemap(treemapSubjects(index), width, height, 2, TREEMAP_MIN_SHARE);
+  assert.equal(floored.length, 65);
+  const area = (t) => (t.x1 - t.x0) * (t.y1 - t.y0);
+  const smallest = (tiles) => Math.min(...tiles.map(area));
+  assert.ok(smallest(floored) > smallest(plain), 'the floor makes the rarest tiles bigger');
+  assert.ok(smallest(floored) >= 0.6 * TREEMAP_MIN_SHARE * width * height, `smallest tile ${smallest(floored)} px²`);
+  // still sized by count above the floor
+  const tile = (name) => floored.find((t) => t.name === name);
+  assert.ok(area(tile('S0')) > 2 * area(tile('S40')));
 });
 
 test('empty input gives no tiles', () => {

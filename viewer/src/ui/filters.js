@@ -11,19 +11,19 @@ import { brushX } from 'd3-brush';
 import { computeMatches, emptyFilter, isFilterActive, subjectsOnly } from '../filter.js';
 import { rangeLabel, snapToBins, yearBins, yearExtent } from '../histogram.js';
 import { yearRange } from '../hash.js';
-import { layoutTreemap, topSubjects } from '../treemap.js';
+import { layoutTreemap, TREEMAP_MIN_SHARE, treemapHeight, treemapSubjects } from '../treemap.js';
 
 const PALETTE = ['#8ecae6', '#ffb703', '#90be6d', '#f4a261', '#cdb4db', '#e5989b', '#a8dadc', '#e9c46a',
   '#b5e48c', '#ffafcc', '#bde0fe', '#d4a373'];
 
 /**
- * @param {{treemap:HTMLElement, otherSubjects:HTMLElement, histogram:HTMLElement, dateSummary:HTMLElement,
- *   mode:HTMLSelectElement, subjectsHint:HTMLElement, yearFrom:HTMLInputElement, yearTo:HTMLInputElement,
- *   resetSubjects:HTMLButtonElement, resetDates:HTMLButtonElement}} els
+ * @param {{treemap:HTMLElement, treemapCaption:HTMLElement, otherSubjects:HTMLElement, histogram:HTMLElement,
+ *   dateSummary:HTMLElement, mode:HTMLSelectElement, subjectsHint:HTMLElement, yearFrom:HTMLInputElement,
+ *   yearTo:HTMLInputElement, resetSubjects:HTMLButtonElement, resetDates:HTMLButtonElement}} els
  */
 export function createFilters(els, index, { onChange }) {
   const filter = emptyFilter();
-  const top = topSubjects(index, 24);
+  const top = treemapSubjects(index); // every subject the data offers
   const inTreemap = new Set(top.map((d) => d.subject));
   const { bins } = yearBins(index.year);
   const extent = yearExtent(index.year);
@@ -77,10 +77,24 @@ export function createFilters(els, index, { onChange }) {
   }
 
   // --- treemap: one <button> per subject, absolutely positioned ---
+  // Every subject the data offers gets a tile (items.json's subjectNames: the metadata stage's
+  // subjects_top, 64 by default, plus "Other"). The box grows with their number (treemapHeight),
+  // so that 64 tiles are not squeezed into the space 24 had.
+  // Tiles too small for a readable name show only their colour; every tile keeps its name and count
+  // as its accessible name and tooltip (title), stays a button in the tab order, and names itself in
+  // the caption below the treemap while pointed at or focused (for sighted keyboard users too).
+  els.treemap.style.height = `${treemapHeight(top.length)}px`;
+  let bareTiles = 0;
+  const itemsText = (n) => `${nf.format(n)} item${n === 1 ? '' : 's'}`;
+  const caption = (d) => {
+    els.treemapCaption.textContent = d ? `${d.name}: ${itemsText(d.count)}`
+      : bareTiles ? `${nf.format(top.length)} subjects: point at a tile for its name` : '';
+  };
   function renderTreemap() {
     const width = els.treemap.clientWidth;
     const height = els.treemap.clientHeight;
-    const tiles = layoutTreemap(top, width, height);
+    const tiles = layoutTreemap(top, width, height, 2, TREEMAP_MIN_SHARE);
+    const size = (d) => ({ w: d.x1 - d.x0, h: d.y1 - d.y0 });
     select(els.treemap).selectAll('button.tile')
       .data(tiles, (d) => d.subject)
       .join((enter) => enter.append('button')
@@ -88,18 +102,24 @@ export function createFilters(els, index, { onChange }) {
         .attr('class', 'tile')
         .attr('data-subject', (d) => d.name)
         .on('click', (event, d) => toggleSubject(d.subject))
+        .on('pointerenter focus', (event, d) => caption(d))
+        .on('pointerleave blur', () => caption(null))
         .call((b) => b.append('span').attr('class', 'tile-name'))
         .call((b) => b.append('span').attr('class', 'tile-count')))
       .attr('title', (d) => `${d.name} (${nf.format(d.count)})`)
+      .attr('aria-label', (d) => `${d.name}, ${itemsText(d.count)}`)
       .style('left', (d) => `${d.x0}px`)
       .style('top', (d) => `${d.y0}px`)
       .style('width', (d) => `${d.x1 - d.x0}px`)
       .style('height', (d) => `${d.y1 - d.y0}px`)
       .style('background-color', (d, k) => PALETTE[k % PALETTE.length])
-      .classed('small', (d) => d.y1 - d.y0 < 34 || d.x1 - d.x0 < 44)
+      .classed('small', (d) => size(d).h < 34 || size(d).w < 44)
+      .classed('bare', (d) => size(d).h < 14 || size(d).w < 40)
       .call((b) => b.select('.tile-name').text((d) => d.name))
       .call((b) => b.select('.tile-count').text((d) => nf.format(d.count)));
     els.treemap.classList.toggle('empty', tiles.length === 0);
+    bareTiles = els.treemap.querySelectorAll('button.tile.bare').length;
+    caption(null);
     updateTreemapSelection();
   }
   function updateTreemapSelection() {
@@ -107,7 +127,8 @@ export function createFilters(els, index, { onChange }) {
     select(els.treemap).selectAll('button.tile')
       .attr('aria-pressed', (d) => String(filter.subjects.has(d.subject)))
       .classed('dim', (d) => any && !filter.subjects.has(d.subject));
-    // Selected subjects outside the treemap (chosen from the details panel) appear as chips.
+    // A selected subject without a tile appears as a chip. Every subject an item has gets a tile, so
+    // only a link naming a subject no item has (possible in a hand-made items.json) puts one here.
     const others = [...filter.subjects].filter((s) => !inTreemap.has(s));
     select(els.otherSubjects).selectAll('button.chip')
       .data(others, (s) => s)

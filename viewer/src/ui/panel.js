@@ -77,7 +77,7 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
       img.alt = name;
       img.loading = 'lazy';
       img.decoding = 'async';
-      const src = safeHref(index.thumb[j]) || safeHref(index.thumbUrl[j]);
+      const src = safeHref(index.thumb[j]);
       if (src) img.src = src;
       b.append(img);
       b.addEventListener('click', () => onJump(j));
@@ -98,8 +98,8 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
       if (i !== current) removeSimilar();
       current = i;
       const name = index.title[i] || 'Untitled';
-      // The local cell-size thumb is always there; a remote thumbUrl is only a fallback.
-      const src = safeHref(index.thumb[i]) || safeHref(index.thumbUrl[i]);
+      // The site's own cell-size thumbnail (thumbs/<id>.jpg), which the metadata stage names for every item.
+      const src = safeHref(index.thumb[i]);
       thumb.hidden = !src;
       if (src) {
         thumb.src = src;

@@ -1,0 +1,93 @@
+"""The images stage: the collection listed once (images.csv), and a workflow plan that stays cheap."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import images
+from common import PipelineError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_image_id_is_the_file_name_without_extension_kept_as_text():
+    assert images.image_id("data/images/000123.jpg") == "000123"
+    assert images.image_id("x/43069-Edit.tif") == "43069-Edit"
+
+
+def test_find_images_sorts_by_id_and_rejects_two_files_with_one_id(tmp_path):
+    for name in ("b.jpg", "a.png", "c.jpeg"):
+        (tmp_path / name).write_bytes(b"x")
+    assert list(images.find_images(str(tmp_path / "*"))) == ["a", "b", "c"]
+    (tmp_path / "a.jpg").write_bytes(b"x")
+    with pytest.raises(PipelineError, match=r"same id 'a'.*a\.jpg.*a\.png|same id 'a'.*a\.png.*a\.jpg"):
+        images.find_images(str(tmp_path / "*"))
+
+
+def test_the_list_keeps_odd_names_and_reads_back_by_id_and_by_shard(tmp_path):
+    names = ["007", "a b", "x,y", 'quote"d', "box #3", "ünïcode", "semi;colon"]
+    for name in names:
+        (tmp_path / f"{name}.jpg").write_bytes(name.encode())
+    images.main(["--in", str(tmp_path / "*.jpg"), "--out", str(tmp_path / "list" / "images.csv")])
+    listed = images.read_list(tmp_path / "list" / "images.csv")
+    assert listed == {name: str(tmp_path / f"{name}.jpg") for name in sorted(names)}
+    shards = [images.read_list(tmp_path / "list" / "images.csv", (index, 3)) for index in range(3)]
+    assert sorted(key for shard in shards for key in shard) == sorted(names)
+    assert all(images.shard_of(key, 3) == index for index, shard in enumerate(shards) for key in shard)
+    header = (tmp_path / "list" / "images.csv").read_text(encoding="utf-8").splitlines()[0]
+    assert header == "id,path,size,mtime_ns"
+
+
+def test_the_digest_sees_an_added_removed_or_edited_picture(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / f"{name}.jpg").write_bytes(b"x")
+    before = images.digest(images.list_images(str(tmp_path / "*.jpg")))
+    assert images.digest(images.list_images(str(tmp_path / "*.jpg"))) == before
+    (tmp_path / "b.jpg").write_bytes(b"xy")  # edited in place: another size
+    edited = images.digest(images.list_images(str(tmp_path / "*.jpg")))
+    (tmp_path / "c.jpg").write_bytes(b"x")
+    added = images.digest(images.list_images(str(tmp_path / "*.jpg")))
+    assert len({before, edited, added}) == 3
+
+
+def test_bad_lists_and_shards_are_clear_errors(tmp_path):
+    with pytest.raises(PipelineError, match="image list not found"):
+        images.read_list(tmp_path / "nothing.csv")
+    (tmp_path / "other.csv").write_text("name,file\n")
+    with pytest.raises(PipelineError, match="not an image list"):
+        images.read_list(tmp_path / "other.csv")
+    with pytest.raises(PipelineError, match="0/4"):
+        images.parse_shard("first")
+    with pytest.raises(PipelineError, match="0 to 1"):
+        images.parse_shard("2/2")
+    with pytest.raises(PipelineError, match="no files match"):
+        images.main(["--in", str(tmp_path / "*.tif"), "--out", str(tmp_path / "images.csv")])
+
+
+def test_planning_the_workflow_imports_no_heavy_library():
+    """The Snakefile is parsed again by every cluster job: its own imports must not pull in PyTorch, Pillow,
+    pandas or numpy. (Snakemake's report module imports Pillow itself, so this checks our part in a fresh
+    interpreter: the modules the Snakefile imports, doing what it does with them, the demo included.)"""
+    import re
+
+    snakefile = (ROOT / "Snakefile").read_text()
+    imported = set(re.findall(r"^\s*(?:import|from) ([\w.]+)", snakefile, re.MULTILINE))
+    assert imported == {"json", "pathlib", "snakemake.exceptions", "snakemake.utils", "images", "workflow_config",
+                        "common"}, imported
+    plan = """
+import sys, yaml
+import images, workflow_config, common
+config = yaml.safe_load(open(sys.argv[1]))
+workflow_config.check(config, sys.argv[2])
+config["grid"] = {"size": "auto"}
+rows = workflow_config.planned_images(config)
+workflow_config.shard_digests(rows, 4)
+heavy = sorted({"torch", "PIL", "pandas", "numpy", "sklearn"} & set(sys.modules))
+print(len(rows), heavy)
+"""
+    result = subprocess.run([sys.executable, "-c", plan, str(ROOT / "config.yaml"),
+                             str(ROOT / "schemas" / "config.schema.yaml")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ["336", "[]"], result.stdout
