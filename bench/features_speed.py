@@ -116,17 +116,19 @@ def main():
                      pipeline(images, model, crops, args.batch, decoders)))
         runs.append((f"ceiling: {label} on preloaded pixels", ceiling(images, model, crops, args.batch)))
     count = len(images)
-    print(f"{count} images, {args.model}, views: whole image + centre crops {list(crops)}, {args.threads} model threads\n")
+    print(f"{count} images, {args.model}, views: whole image + centre crops {list(crops)}, "
+          f"{args.threads} model threads\n")
     print("| run | seconds | images/s | vs original loop | subject-neighbour score |\n|---|---|---|---|---|")
     original = runs[0][1][0]
     for name, (seconds, ids, vectors) in runs:
         print(f"| {name} | {seconds:.1f} | {count / seconds:.1f} | {original / seconds:.2f}x | "
               f"{subject_score(ids, vectors):.3f} |")
     print()
-    for (name, (pipe, _, _)), (_, (top, _, _)) in zip(runs[1::2], runs[2::2]):
+    for (name, (pipe, _, _)), (_, (top, _, _)) in zip(runs[1::2], runs[2::2], strict=True):
         print(f"{name.split(', ', 1)[1]}: pipeline at {100 * top / pipe:.0f}% of the ceiling")
     default = models[("openvino", "auto")]
-    rounds = [(count / pipeline(images, default, crops, args.batch, decoders)[0], count / ceiling(images, default, crops, args.batch)[0])
+    rounds = [(count / pipeline(images, default, crops, args.batch, decoders)[0], count / ceiling(images, default,
+                                                                                                  crops, args.batch)[0])
               for _ in range(args.rounds)]
     piped, top = np.array(rounds).T
     print(f"\nDefault setting, {args.rounds} alternating rounds (images/s): pipeline "

@@ -139,18 +139,16 @@ def main():
                 other, seconds, peak = timed(embedding.embed_multicore, vectors, 30.0, 150.0, 0.1, 1000, 2, 42)
             print(f"| {name} | {engine} | {seconds:.1f} | {peak:.0f} | | "
                   f"{quality.knn_preservation(vectors, other, 10, queries):.3f} | |", flush=True)
-        methods = [("grid lap + swaps (the default)", lambda: timed(lap_with_swaps, points, vectors, cols, rows,
-                                                                   args.block)),
-                   ("grid lap without swaps (swap_radius 0)", lambda: timed(grid.assign_to_grid, points, cols, rows,
-                                                                              args.block)),
-                   ("grid flas", lambda: timed(grid.sort_with_flas, vectors, cols, rows, 0)),
-                   ("grid rasterfairy", lambda: timed(grid.sort_with_rasterfairy, points, cols, rows))]
+        methods = [("grid lap + swaps (the default)", lap_with_swaps, (points, vectors, cols, rows, args.block)),
+                   ("grid lap without swaps (swap_radius 0)", grid.assign_to_grid, (points, cols, rows, args.block)),
+                   ("grid flas", grid.sort_with_flas, (vectors, cols, rows, 0)),
+                   ("grid rasterfairy", grid.sort_with_rasterfairy, (points, cols, rows))]
         if len(vectors) <= args.exact_max:
-            methods.append(("grid exact assignment (unsplit, scipy)", lambda: timed(exact_assignment, points, cols, rows)))
-        for method, run in methods:
+            methods.append(("grid exact assignment (unsplit, scipy)", exact_assignment, (points, cols, rows)))
+        for method, function, arguments in methods:
             if args.methods and not any(word in method for word in args.methods):
                 continue
-            cells, seconds, peak = run()
+            cells, seconds, peak = timed(function, *arguments)
             dpq16, _ = quality.collection_dpq(vectors, cells)
             kept = quality.knn_preservation(vectors, cells, 10, queries, jitter=0.01)
             kept_tsne = quality.knn_preservation(points, cells, 10, queries, jitter=0.01)

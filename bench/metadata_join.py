@@ -36,7 +36,8 @@ def main():
         pd.DataFrame({"id": ids, "col": [i % cols for i in range(len(ids))],
                       "row": [i // cols for i in range(len(ids))]}).to_csv(handle, index=False)
     print(f"{len(ids)} ids on a {cols}x{rows} grid\n")
-    print("| run | seconds | items.json MB | gzipped MB | subjects | images with a parsed date |\n|---|---|---|---|---|---|")
+    print("| run | seconds | items.json MB | gzipped MB | subjects | images with a parsed date |\n"
+          "|---|---|---|---|---|---|")
     for label, extra in (("original preset", []), ("original preset, subject case folded", ["-fold-subjects"])):
         started = time.perf_counter()
         metadata.main(["-in", str(SAMPLE / "images.csv"), "-sub", str(SAMPLE / "subjects.csv"), "-grid",

@@ -225,7 +225,7 @@ def timed(limit_mb: float, function, *args) -> tuple[float, float]:
             break
         except queue.Empty:
             if not process.is_alive():
-                raise Stopped(f"failed (exit code {process.exitcode})")
+                raise Stopped(f"failed (exit code {process.exitcode})") from None
             try:
                 resident = max(resident, _tree_pss_mb(process.pid))
             except (FileNotFoundError, ProcessLookupError):
@@ -233,7 +233,7 @@ def timed(limit_mb: float, function, *args) -> tuple[float, float]:
             if resident > limit_mb:
                 process.kill()
                 process.join()
-                raise Stopped(f"stopped at {resident:.0f} MB resident (limit {limit_mb:.0f} MB)")
+                raise Stopped(f"stopped at {resident:.0f} MB resident (limit {limit_mb:.0f} MB)") from None
     process.join()
     seconds, own_peak = outcome
     return seconds, max(own_peak, resident)

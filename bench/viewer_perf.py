@@ -142,8 +142,8 @@ def main():
     loads = result["loads"]
     problems = [p for load in loads for p in load["problems"]]
 
-    print(f"\nMachine: {describe_machine()}, no GPU; headless Chromium {result['chromium']}; {result['count']:,} items, "
-          f"{len(loads)} page loads, each in a fresh browser context.\n")
+    print(f"\nMachine: {describe_machine()}, no GPU; headless Chromium {result['chromium']}; "
+          f"{result['count']:,} items, {len(loads)} page loads, each in a fresh browser context.\n")
     print("| measured | median / max | target |\n|---|---|---|")
     data = summary([load["dataLoaded"] for load in loads])
     ready = summary([load["ready"] for load in loads])

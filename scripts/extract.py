@@ -107,7 +107,7 @@ def extract(images: dict[str, str], model, batch_size: int = 8, threads: int = 2
                 pixels = np.concatenate([pixels, pixels[:, :, ::-1]])  # mirrored copies follow the originals
             predicted = model.predict(pixels)
             vectors = predicted.reshape(2 if flip else 1, len(good), -1, predicted.shape[-1]).mean(axis=(0, 2))
-            for (key, _, digest, _, _), vector in zip(good, vectors.astype(np.float32)):
+            for (key, _, digest, _, _), vector in zip(good, vectors.astype(np.float32), strict=True):
                 found[key] = vector
                 if cache is not None:
                     cache.put(digest, vector)
@@ -152,14 +152,17 @@ def main(argv=None):
                         help="efficientnet-lite0/1/2 or any keras.applications model, e.g. vgg16")
     parser.add_argument("--layer", "-layer", default=None, help="layer to read (default: pooled; fc2 for vgg16)")
     parser.add_argument("--weights", "-weights", default="imagenet", help="'imagenet' or a local weights file")
-    parser.add_argument("--size", "-size", type=int, default=None, help="input size in pixels (default: the model's own)")
+    parser.add_argument("--size", "-size", type=int, default=None,
+                        help="input size in pixels (default: the model's own)")
     parser.add_argument("--crops", "-crops", type=float, nargs="*", default=[],
                         help="centred crop scales whose vectors are averaged with the whole image's, e.g. 0.8")
-    parser.add_argument("--flip", "-flip", action="store_true", help="average each image's vector with its mirror image's")
+    parser.add_argument("--flip", "-flip", action="store_true",
+                        help="average each image's vector with its mirror image's")
     parser.add_argument("--batch", "-batch", type=int, default=8, help="images per inference batch")
     parser.add_argument("--jobs", "-jobs", type=int, default=2, help="threads for inference")
     parser.add_argument("--decoders", "-decoders", type=int, default=None,
-                        help="threads reading and decoding images (default: a quarter of --jobs, at least 1; --jobs on a GPU)")
+                        help="threads reading and decoding images "
+                             "(default: a quarter of --jobs, at least 1; --jobs on a GPU)")
     parser.add_argument("--device", "-device", default="cpu", help="cpu, cuda or auto (PyTorch models)")
     parser.add_argument("--precision", "-precision", default="float32", choices=("float32", "bfloat16", "auto"),
                         help="arithmetic of EfficientNet-Lite (auto: bfloat16 where the CPU or GPU has it natively)")
@@ -183,7 +186,8 @@ def main(argv=None):
                    "resize": "bilinear, antialiased (PyTorch uint8 kernel)"}
     cache = VectorCache(args.cache, {k: v for k, v in description.items() if k != "device"}) if args.cache else None
     print(f"extract: {len(images)} images, model {description['model']}, shard {args.shard}", file=sys.stderr)
-    decoders = args.decoders or (args.jobs if str(description.get("device")).startswith("cuda") else max(1, args.jobs // 4))
+    on_gpu = str(description.get("device")).startswith("cuda")
+    decoders = args.decoders or (args.jobs if on_gpu else max(1, args.jobs // 4))
     ids, raw, rejected, counts = extract(images, model, args.batch, decoders, cache, tuple(args.crops), args.flip)
     for _key, path, reason in rejected:
         print(f"extract: skipped {path}: {reason}", file=sys.stderr)

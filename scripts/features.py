@@ -136,7 +136,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--gather", "-gather", nargs="+", help="raw vector files of the extract stage to join")
-    source.add_argument("--embeddings", "-embeddings", help="vectors keyed by id to use instead of a model (with --images)")
+    source.add_argument("--embeddings", "-embeddings",
+                        help="vectors keyed by id to use instead of a model (with --images)")
     parser.add_argument("--images", help="image list of the images stage: which ids the embeddings must cover")
     parser.add_argument("--out", "-out", dest="output", required=True, help="features .npz to write")
     parser.add_argument("--rejected", "-rejected", default=None, help="CSV of skipped images (default: beside --out)")

@@ -243,13 +243,17 @@ def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--in", "-in", dest="input", required=True, help="embedding CSV (id,x,y) for lap; features .npz for flas")
+    parser.add_argument("--in", "-in", dest="input", required=True,
+                        help="embedding CSV (id,x,y) for lap; features .npz for flas")
     parser.add_argument("--method", "-method", choices=("lap", "flas", "rasterfairy"), default="lap")
     parser.add_argument("--seed", "-seed", type=int, default=0, help="random seed of flas")
     parser.add_argument("--out", "-out", dest="output", required=True, help="grid CSV (id,col,row) to write")
-    parser.add_argument("--grid-size", "-grid", dest="grid", default="auto", help="COLSxROWS, or 'auto' for the smallest near-square grid")
-    parser.add_argument("--aspect", "-aspect", type=float, default=1.0, help="columns / rows of an 'auto' grid (1: square)")
-    parser.add_argument("--block", "-block", type=int, default=DEFAULT_BLOCK, help="largest part solved exactly (cells)")
+    parser.add_argument("--grid-size", "-grid", dest="grid", default="auto",
+                        help="COLSxROWS, or 'auto' for the smallest near-square grid")
+    parser.add_argument("--aspect", "-aspect", type=float, default=1.0,
+                        help="columns / rows of an 'auto' grid (1: square)")
+    parser.add_argument("--block", "-block", type=int, default=DEFAULT_BLOCK,
+                        help="largest part solved exactly (cells)")
     parser.add_argument("--features", "-features", default=None, help="lap: features .npz for the swap refinement")
     parser.add_argument("--swap-radius", "-swap-radius", dest="swap_radius", type=int, default=SWAP_RADIUS,
                         help="lap: grid neighbourhood of the swap refinement, in cells (0: no refinement)")

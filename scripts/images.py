@@ -20,9 +20,9 @@ import csv
 import glob
 import hashlib
 import os
+import stat
 import sys
 import zlib
-from pathlib import Path
 from typing import NamedTuple
 
 from common import PipelineError, atomic_path, run_cli
@@ -41,34 +41,37 @@ class ImageFile(NamedTuple):
 
 def image_id(path: str | os.PathLike) -> str:
     """The id of an image is its file name without extension, kept as text (ids like 007 or K9045)."""
-    return Path(path).stem
-
-
-def find_images(pattern: str) -> dict[str, str]:
-    """Map id -> path for the files matching a glob, sorted by id.
-
-    Two files with the same id (photo.jpg and photo.png) would make every later join ambiguous,
-    so they are an error naming both files.
-    """
-    by_id: dict[str, str] = {}
-    for path in sorted(p for p in glob.glob(pattern, recursive=True) if os.path.isfile(p)):
-        key = image_id(path)
-        if key in by_id:
-            raise PipelineError(
-                f"two images have the same id {key!r}: {by_id[key]} and {path}; "
-                "rename one of them (the id is the file name without extension)"
-            )
-        by_id[key] = path
-    return dict(sorted(by_id.items()))
+    return os.path.splitext(os.path.basename(path))[0]
 
 
 def list_images(pattern: str) -> list[ImageFile]:
-    """The files matching a glob with their size and modification time, sorted by id."""
-    listed = []
-    for key, path in find_images(pattern).items():
-        status = os.stat(path)
-        listed.append(ImageFile(key, path, status.st_size, status.st_mtime_ns))
-    return listed
+    """The files matching a glob with their size and modification time, sorted by id.
+
+    Two files with the same id (photo.jpg and photo.png) would make every later join ambiguous,
+    so they are an error naming both files. One stat per file: the workflow lists the collection each
+    time it is planned (13,000 files in about 0.2 s).
+    """
+    by_id: dict[str, ImageFile] = {}
+    for path in sorted(glob.glob(pattern, recursive=True)):
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:  # a link to nothing
+            continue
+        if not stat.S_ISREG(status.st_mode):
+            continue
+        key = image_id(path)
+        if key in by_id:
+            raise PipelineError(
+                f"two images have the same id {key!r}: {by_id[key].path} and {path}; "
+                "rename one of them (the id is the file name without extension)"
+            )
+        by_id[key] = ImageFile(key, path, status.st_size, status.st_mtime_ns)
+    return sorted(by_id.values())
+
+
+def find_images(pattern: str) -> dict[str, str]:
+    """Map id -> path for the files matching a glob, sorted by id (see list_images)."""
+    return {row.id: row.path for row in list_images(pattern)}
 
 
 def shard_of(key: str, count: int) -> int:
@@ -137,7 +140,7 @@ def main(argv=None):
 
     if args.join:
         rows = sorted(row for path in args.join for row in read_rows(path))
-        duplicated = sorted({first.id for first, second in zip(rows, rows[1:]) if first.id == second.id})
+        duplicated = sorted({first.id for first, second in zip(rows, rows[1:], strict=False) if first.id == second.id})
         if duplicated:
             raise PipelineError(f"the image lists {args.join} share ids, e.g. {duplicated[:3]}")
         write_list(args.output, rows)

@@ -32,7 +32,7 @@ def build_manifest(site_url: str, info: dict, cell_size: int, items: dict, label
              "service": [{"id": service, "type": "ImageService3", "profile": "level0"}]}
     cells = []
     for index, (key, col, row, title, url) in enumerate(zip(items["id"], items["col"], items["row"], items["title"],
-                                                            items["url"])):
+                                                            items["url"], strict=True)):
         body = [{"type": "TextualBody", "value": title or key, "format": "text/plain", "language": "none"}]
         if url:
             body.append({"id": url, "type": "Text", "format": "text/html", "label": {"none": [title or key]}})
@@ -79,7 +79,8 @@ def main(argv=None):
     manifest = build_manifest(args.url, info, geometry["cellSize"], items, args.title, args.description)
     with atomic_path(args.output) as temp:
         Path(temp).write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    print(f"manifest: {len(items['id'])} cells annotated, {Path(args.output).stat().st_size // 1024} KB", file=sys.stderr)
+    print(f"manifest: {len(items['id'])} cells annotated, {Path(args.output).stat().st_size // 1024} KB",
+          file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -71,9 +71,11 @@ def main(argv=None):
     source.add_argument("--images", help="image list written by the images stage (images.csv)")
     source.add_argument("--image-glob", "-image", dest="image", help="glob of the collection's images, quoted")
     parser.add_argument("--out", "-out", dest="output", required=True, help="folder of cells to write")
-    parser.add_argument("--cell-size", "-tile", dest="tile", default="128", help="cell size in pixels, e.g. 128 or 128x128")
+    parser.add_argument("--cell-size", "-tile", dest="tile", default="128",
+                        help="cell size in pixels, e.g. 128 or 128x128")
     parser.add_argument("--fit", "-fit", choices=("crop", "letterbox"), default="crop")
-    parser.add_argument("--background", "-background", default="0,0,0", help="R,G,B behind letterboxed or transparent images")
+    parser.add_argument("--background", "-background", default="0,0,0",
+                        help="R,G,B behind letterboxed or transparent images")
     parser.add_argument("--jobs", "-jobs", type=int, default=2)
     args = parser.parse_args(argv)
 

@@ -91,7 +91,7 @@ def knn_preservation(high: np.ndarray, low: np.ndarray, k: int = 10, queries: np
     """Mean share of each query's k nearest neighbours in `high` that are also k nearest in `low`."""
     queries = np.arange(len(high)) if queries is None else queries
     first, second = _neighbours(high, queries, k), _neighbours(low, queries, k, jitter)
-    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(first, second)]))
+    return float(np.mean([len(set(a) & set(b)) / k for a, b in zip(first, second, strict=True)]))
 
 
 def subject_share(positions: np.ndarray, subject_sets: list[set], k: int = 10, queries: np.ndarray | None = None,
@@ -101,7 +101,7 @@ def subject_share(positions: np.ndarray, subject_sets: list[set], k: int = 10, q
     queries = np.array([q for q in queries if subject_sets[q]])
     found = _neighbours(positions, queries, k, jitter)
     return float(np.mean([np.mean([bool(subject_sets[q] & subject_sets[j]) for j in row])
-                          for q, row in zip(queries, found)]))
+                          for q, row in zip(queries, found, strict=True)]))
 
 
 def collection_dpq(features: np.ndarray, cells: np.ndarray, subset: int = EXACT_DPQ_UP_TO, subsets: int = 3,
@@ -142,7 +142,8 @@ def measure(ids, features, embedding, cells, subjects_by_id=None, k=10, subset=E
     if subjects_by_id:
         sets = [subjects_by_id.get(key, set()) for key in ids]
         if any(sets):
-            shuffled = [subject_share(cells[rng.permutation(count)], sets, k, query_index, tie_jitter) for _ in range(3)]
+            shuffled = [subject_share(cells[rng.permutation(count)], sets, k, query_index,
+                                      tie_jitter) for _ in range(3)]
             result["subjects"] = {
                 f"share_of_{k}_grid_neighbours_with_a_shared_subject": subject_share(cells, sets, k, query_index,
                                                                                      tie_jitter),
@@ -174,7 +175,8 @@ def main(argv=None):
     grid = grid.set_index("id")
     missing = [key for key in ids if key not in grid.index or key not in embedding.index]
     if missing:
-        raise PipelineError(f"{len(missing)} ids of the features are missing from the grid or embedding, e.g. {missing[:3]}")
+        raise PipelineError(f"{len(missing)} ids of the features are missing from the grid or embedding, "
+                            f"e.g. {missing[:3]}")
     subjects_by_id = None
     if args.subjects:
         table = read_table(args.subjects, ["id", "subject"])
@@ -187,7 +189,8 @@ def main(argv=None):
     with atomic_path(args.output) as temp:
         temp.write_text(json.dumps(result, indent=1))
     print(f"quality: DPQ16 {result['dpq16']['value']:.3f}, 10-NN kept by the grid "
-          f"{result['knn10_preservation']['grid']:.3f}, by the embedding {result['knn10_preservation']['embedding']:.3f}",
+          f"{result['knn10_preservation']['grid']:.3f}, "
+          f"by the embedding {result['knn10_preservation']['embedding']:.3f}",
           file=sys.stderr)
 
 

@@ -20,7 +20,8 @@ def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
     """Run the viewer's build script, which writes index.html and assets/ into out_dir."""
     viewer_dir = Path(viewer_dir)
     if not (viewer_dir / "node_modules").is_dir():
-        raise PipelineError(f"the viewer's packages are not installed: run `npm ci --prefix {viewer_dir}` (or `make setup`)")
+        raise PipelineError(f"the viewer's packages are not installed: "
+                            f"run `npm ci --prefix {viewer_dir}` (or `make setup`)")
     if shutil.which("node") is None:
         raise PipelineError("Node.js (node) is needed to build the viewer; install Node.js 20 or newer")
     result = subprocess.run(["node", str(viewer_dir / "build.mjs"), "--out", str(Path(out_dir).resolve())],
@@ -71,8 +72,10 @@ def main(argv=None):
     parser.add_argument("--geometry", default=None, help="mosaic.json of the tiles stage (default: beside --tiles)")
     parser.add_argument("--cells", "-cells", required=True, help="folder of cells from the mosaic stage")
     parser.add_argument("--items", "-items", required=True, help="items JSON from the metadata stage")
-    parser.add_argument("--neighbours", "-neighbours", default=None, help="neighbours JSON from the neighbours stage (more like this)")
-    parser.add_argument("--manifest", "-manifest", default=None, help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
+    parser.add_argument("--neighbours", "-neighbours", default=None,
+                        help="neighbours JSON from the neighbours stage (more like this)")
+    parser.add_argument("--manifest", "-manifest", default=None,
+                        help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
     parser.add_argument("--out", "-out", dest="output", required=True, help="site folder to write")
     parser.add_argument("--viewer", "-viewer", default="viewer", help="the viewer's source folder")
     parser.add_argument("--name", "-name", default="collection")

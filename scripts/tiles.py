@@ -376,7 +376,7 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, 
     try:
         with bar:
             done = in_order(pool, _write_band, bands.spans, 2 * workers) if pool else map(bands.write, bands.spans)
-            for span, (rows_below, band_failures, count) in zip(bands.spans, done):
+            for span, (rows_below, band_failures, count) in zip(bands.spans, done, strict=True):
                 coarser.push(rows_below)
                 failures += band_failures
                 band_tiles += count
@@ -403,8 +403,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in", "-in", dest="input", required=True, help="grid CSV (id,col,row)")
     parser.add_argument("--cells", "-cells", required=True, help="folder of cells written by the mosaic stage")
-    parser.add_argument("--out", "-out", dest="output", required=True, help="folder for mosaic.dzi, mosaic_files/ and iiif/")
-    parser.add_argument("--cell-size", "-tile", dest="tile", default="128", help="cell size in pixels (as given to the mosaic stage)")
+    parser.add_argument("--out", "-out", dest="output", required=True,
+                        help="folder for mosaic.dzi, mosaic_files/ and iiif/")
+    parser.add_argument("--cell-size", "-tile", dest="tile", default="128",
+                        help="cell size in pixels (as given to the mosaic stage)")
     parser.add_argument("--tile-size", "-tsize", dest="tsize", type=int, default=128, help="tile size in pixels")
     parser.add_argument("--overlap", "-overlap", type=int, default=1, help="Deep Zoom tile overlap in pixels")
     parser.add_argument("--format", "-format", choices=tuple(SAVE_OPTIONS), default="jpg")

@@ -22,9 +22,10 @@ def test_lite_weights_are_the_pinned_trained_imagenet_ones(name):
     photos = {"chelsea": (skimage.data.chelsea(), {281, 282, 283, 284, 285}),  # cats
               "coffee": (skimage.data.coffee(), {504, 967, 968}),  # coffee mug, espresso, cup
               "motorcycle": (skimage.data.stereo_motorcycle()[0], {665, 670})}  # moped, motor scooter
-    batch = np.stack([np.asarray(Image.fromarray(p).resize(model.input_size, Image.BILINEAR)) for p, _ in photos.values()])
+    batch = np.stack([np.asarray(Image.fromarray(p).resize(model.input_size, Image.BILINEAR)) for p,
+                      _ in photos.values()])
     top = model.classify(batch).argmax(axis=1)
-    for (photo, (_, allowed)), predicted in zip(photos.items(), top):
+    for (photo, (_, allowed)), predicted in zip(photos.items(), top, strict=True):
         assert predicted in allowed, f"{name} on {photo}: ImageNet class {predicted}"
     assert model.description["weights_sha256"] == backbones.LITE_MODELS[name].sha256
 
@@ -67,7 +68,8 @@ def test_vgg16_loads_a_local_keras_weights_file(tmp_path, picture_folder):
     images = {key: str(folder / f"{key}.jpg") for key in ids[:3]}
     got_ids, vectors, _, _ = extract.extract(images, model, batch_size=2, progress=False)
     assert vectors.shape == (3, 4096)
-    pixels = np.stack([decoding.decode_rgb(open(images[key], "rb").read(), (224, 224))[0] for key in got_ids]).astype("float32")
+    pixels = np.stack([decoding.decode_rgb(open(images[key], "rb").read(), (224, 224))[0]
+                       for key in got_ids]).astype("float32")
     fc2 = keras.Model(reference.input, reference.get_layer("fc2").output)
     expected = np.asarray(fc2.predict(keras.applications.vgg16.preprocess_input(pixels), verbose=0))
     np.testing.assert_allclose(vectors, expected, rtol=1e-3, atol=1e-4)

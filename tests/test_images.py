@@ -1,4 +1,6 @@
 """The images stage: the collection listed once (images.csv), and a workflow plan that stays cheap."""
+import glob
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -73,14 +75,13 @@ def test_planning_the_workflow_imports_no_heavy_library():
 
     snakefile = (ROOT / "Snakefile").read_text()
     imported = set(re.findall(r"^\s*(?:import|from) ([\w.]+)", snakefile, re.MULTILINE))
-    assert imported == {"json", "pathlib", "snakemake.exceptions", "snakemake.utils", "images", "workflow_config",
-                        "common"}, imported
+    assert imported == {"json", "pathlib", "snakemake.exceptions", "snakemake.utils", "workflow_config", "common"}, \
+        imported
     plan = """
 import sys, yaml
 import images, workflow_config, common
 config = yaml.safe_load(open(sys.argv[1]))
 workflow_config.check(config, sys.argv[2])
-config["grid"] = {"size": "auto"}
 rows = workflow_config.planned_images(config)
 workflow_config.shard_digests(rows, 4)
 heavy = sorted({"torch", "PIL", "pandas", "numpy", "sklearn"} & set(sys.modules))
@@ -91,3 +92,20 @@ print(len(rows), heavy)
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["336", "[]"], result.stdout
+
+
+def test_the_listing_matches_what_glob_matches(tmp_path):
+    """Exactly the files glob matches: no hidden files, folders or links to nothing; wildcards anywhere."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    for name in ("a/1.jpg", "a/2.JPG", "a/.hidden.jpg", "a/3.png", "a/x[1].jpg", "b/4.jpg"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "a" / "folder.jpg").mkdir()
+    (tmp_path / "a" / "link.jpg").symlink_to(tmp_path / "b" / "4.jpg")
+    (tmp_path / "a" / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
+    for pattern in ("a/*.jpg", "a/*", "*/*.jpg", "**/*.jpg", "a/1.jpg", "a/?.*", "missing/*.jpg", "a/x[[]1].jpg"):
+        full = str(tmp_path / pattern)
+        expected = sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
+        assert sorted(row.path for row in images.list_images(full)) == expected, pattern
+    os.chdir(tmp_path)
+    assert [row.path for row in images.list_images("a/*.jpg")] == ["a/1.jpg", "a/link.jpg", "a/x[1].jpg"]

@@ -24,7 +24,7 @@ def test_similar_images_are_given_by_position_in_cell_order(tmp_path):
     cells = rng.permutation(36)[:30]
     with open(tmp_path / "grid.csv", "w") as handle:
         handle.write("# grid 6x6\nid,col,row\n")
-        handle.writelines(f"{key},{cell % 6},{cell // 6}\n" for key, cell in zip(ids, cells))
+        handle.writelines(f"{key},{cell % 6},{cell // 6}\n" for key, cell in zip(ids, cells, strict=True))
     neighbours.main(["-features", str(tmp_path / "features.npz"), "-grid", str(tmp_path / "grid.csv"),
                      "-out", str(tmp_path / "n.json"), "-k", "12"])
     data = json.loads((tmp_path / "n.json").read_text())
@@ -32,7 +32,8 @@ def test_similar_images_are_given_by_position_in_cell_order(tmp_path):
     assert data["id"] == [ids[i] for i in np.argsort(cells)]  # the items.json order: by cell
     position = {key: p for p, key in enumerate(data["id"])}
     assert data["id"][data["neighbours"][position["003"]][0]] == "007"
-    assert all(len(row) == 12 and position[key] not in row for key, row in zip(data["id"], data["neighbours"]))
+    assert all(len(row) == 12 and position[key] not in row for key, row in zip(data["id"], data["neighbours"],
+                                                                               strict=True))
 
 
 def test_an_image_without_features_is_an_error():

@@ -74,7 +74,7 @@ def test_every_output_is_real_and_keyed_by_id(built):
 
     grid, cols, rows = read_grid(out / "grid.csv")
     assert set(grid["id"]) == expected_ids and (cols, rows) == (7, 6)
-    assert len(set(zip(grid["col"], grid["row"]))) == 42
+    assert len(set(zip(grid["col"], grid["row"], strict=True))) == 42
     assert grid["col"].between(0, cols - 1).all() and grid["row"].between(0, rows - 1).all()
 
     info, _ = check_pyramid(out / "tiles" / "mosaic.dzi")

@@ -1,0 +1,39 @@
+"""The configuration checks the Snakefile runs before any work: plain-language problems, the schema's defaults."""
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+import workflow_config
+from common import PipelineError
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schemas" / "config.schema.yaml"
+
+
+def test_defaults_are_filled_as_snakemakes_validate_fills_them():
+    from snakemake.utils import validate
+
+    minimal = {"collection": {"name": "x"}, "images": "a/*.jpg", "metadata": {"items": "a.csv"},
+               "features": {"pca": 8}, "demo": {"folder": "d"}}
+    ours, theirs = copy.deepcopy(minimal), copy.deepcopy(minimal)
+    workflow_config.check(ours, SCHEMA)
+    validate(theirs, str(SCHEMA))
+    assert ours == theirs
+    assert ours["features"] == {**theirs["features"], "pca": 8} and ours["neighbours"] == {"count": 12}
+    assert ours["demo"]["per_source"] == 24 and ours["tiles"]["size"] == 128
+
+
+def test_every_problem_is_one_plain_sentence():
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["tiles"]["size"] = 0
+    config["grid"]["sise"] = "auto"
+    with pytest.raises(PipelineError) as error:
+        workflow_config.check(config, SCHEMA)
+    assert "tiles.size must be at least 1, not 0" in str(error.value)
+    assert "grid: unknown key(s) 'sise'" in str(error.value)
+    del config["jobs"]
+    with pytest.raises(PipelineError):
+        workflow_config.check(config, SCHEMA)
+    assert "jobs" not in config  # nothing is filled in when there are problems
