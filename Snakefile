@@ -63,6 +63,7 @@ FEATURES = config["features"]
 SHARDS = FEATURES["shards"]
 try:
     PLANNED = workflow_config.planned_images(config)
+    workflow_config.check_metadata_files(config)
 except PipelineError as error:
     raise WorkflowError(str(error))
 SHARD_DIGESTS = workflow_config.shard_digests(PLANNED, SHARDS)
@@ -77,10 +78,21 @@ def script(stage):
     return str(BASE / "scripts" / f"{stage}.py")
 
 
+# The published site (its receipt) and every stage's output: a missing one, such as the output of a failed
+# or killed job, which Snakemake deletes, is made again and everything after it reruns, so a build never
+# ends on a result older than its inputs.
 rule all:
     input:
-        f"{OUT}/site",
+        f"{OUT}/site.json",
         f"{OUT}/layout_quality.json",
+        f"{OUT}/images.csv",
+        f"{OUT}/features.npz",
+        f"{OUT}/embedding.csv",
+        f"{OUT}/grid.csv",
+        f"{OUT}/cells",
+        f"{OUT}/mosaic.json",
+        f"{OUT}/items.json",
+        f"{OUT}/neighbours.json",
 
 
 # Rules that take seconds run on the submitting host, not in a cluster job.
@@ -439,7 +451,9 @@ rule site:
         manifest=[f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],
         viewer=[VIEWER / "build.mjs", VIEWER / "package.json", *sorted((VIEWER / "src").rglob("*.*"))],
     output:
-        directory(f"{OUT}/site"),
+        # The site itself, results/<name>/site/, is not an output: Snakemake would delete it before the
+        # job runs. The script replaces it only once the new one is complete, then writes this receipt.
+        receipt=f"{OUT}/site.json",
     log:
         f"{OUT}/logs/site.log",
     benchmark:
@@ -448,6 +462,7 @@ rule site:
         "envs/site.yaml"
     params:
         script=script("site"),
+        folder=lambda wildcards, output: Path(output.receipt).with_name("site"),
         viewer=VIEWER,
         name=NAME,
         title=config["collection"]["title"],
@@ -456,6 +471,7 @@ rule site:
         manifest=lambda wildcards, input: f"--manifest {input.manifest}" if input.manifest else "",
     shell:
         "python {params.script} --tiles {input.tiles} --geometry {input.geometry} --cells {input.cells}"
-        " --items {input.json} --neighbours {input.neighbours} {params.manifest} --out {output}"
+        " --items {input.json} --neighbours {input.neighbours} {params.manifest} --out {params.folder}"
+        " --receipt {output.receipt}"
         " --viewer {params.viewer} --name {params.name} --title={params.title:q}"
         " --description={params.description:q} --about={params.about:q} 2>&1 | tee {log}"

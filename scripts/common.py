@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import ctypes
+import glob
 import json
 import math
 import os
 import shutil
+import socket
 import sys
 import tempfile
 from pathlib import Path
@@ -84,21 +87,69 @@ def read_geometry(path: str | os.PathLike) -> dict:
         raise PipelineError(f"{path} not found: it is written by the tiles stage") from None
 
 
+def _process_umask() -> int:
+    mask = os.umask(0)  # the umask can only be read by setting it
+    os.umask(mask)
+    return mask
+
+
+# Outputs get the permissions any file this process created would have (0644 and 0755 under the usual
+# umask), not those of the private temporary files they are written as (0600 and 0700): a web server
+# running as another user must be able to read a published site.
+UMASK = _process_umask()
+FILE_MODE = 0o666 & ~UMASK
+FOLDER_MODE = 0o777 & ~UMASK
+_HOST = socket.gethostname().replace(".", "_")
+
+
+def _temp_prefix(final: Path) -> str:
+    """Temporary siblings are named after the output, this host and this process, so a later run can tell
+    the leftovers of a killed one from another process's work in progress."""
+    return f".{final.name}.tmp.{_HOST}.{os.getpid()}."
+
+
+def remove_leftovers(final: str | os.PathLike) -> list[Path]:
+    """Delete the temporary siblings of `final` left by killed processes of this host; return them."""
+    final = Path(final)
+    prefix = f".{final.name}.tmp.{_HOST}."
+    removed = []
+    for path in final.parent.glob(glob.escape(prefix) + "*"):
+        try:
+            pid = int(path.name[len(prefix):].split(".")[0])
+            os.kill(pid, 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except (ValueError, IndexError, PermissionError):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
+    return removed
+
+
 @contextlib.contextmanager
-def atomic_path(final: str | os.PathLike):
+def atomic_path(final: str | os.PathLike, tidy: bool = True):
     """Yield a temporary path next to `final`, renamed onto it only if the block succeeds.
 
     A crash halfway through never leaves a partial output that a rerun would mistake for a
-    finished one, and an existing output is only replaced by a complete new one.
+    finished one, and an existing output is only replaced by a complete new one. With `tidy`,
+    leftovers of killed runs are removed first (one glob: off for the many small files of a cache).
+    The output gets ordinary permissions (FILE_MODE).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    suffix = "".join(final.suffixes)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{final.stem}-", suffix=suffix, dir=final.parent)
+    if tidy:
+        remove_leftovers(final)
+    handle, temp_name = tempfile.mkstemp(prefix=_temp_prefix(final), suffix="".join(final.suffixes),
+                                         dir=final.parent)
     os.close(handle)
     temp = Path(temp_name)
     try:
         yield temp
+        os.chmod(temp, FILE_MODE)
         os.replace(temp, final)
     finally:
         if temp.exists():
@@ -107,18 +158,49 @@ def atomic_path(final: str | os.PathLike):
 
 @contextlib.contextmanager
 def atomic_dir(final: str | os.PathLike):
-    """Like atomic_path for a folder: build it under a temporary name, then swap it in whole."""
+    """Like atomic_path for a folder: build it under a temporary name, then swap it in whole.
+
+    The old folder stays in place, complete, until the new one takes its name (an atomic exchange
+    where the system has one), so a web server never finds the folder missing or half-written.
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
+    remove_leftovers(final)
+    temp = Path(tempfile.mkdtemp(prefix=_temp_prefix(final), dir=final.parent))
     try:
         yield temp
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(temp, final)
+        os.chmod(temp, FOLDER_MODE)
+        replace_folder(temp, final)
     finally:
         if temp.exists():
             shutil.rmtree(temp)
+
+
+_RENAME_EXCHANGE = 2  # renameat2's flag (Linux 3.15+)
+
+
+def _exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step with Linux's renameat2; False where the system cannot."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        renameat2 = libc.renameat2
+    except (OSError, AttributeError):
+        return False
+    at_cwd = -100
+    return renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), _RENAME_EXCHANGE) == 0
+
+
+def replace_folder(new: Path, final: Path) -> None:
+    """Put folder `new` in the place of `final`; the old one, if any, is deleted afterwards (new is gone)."""
+    if not final.exists():
+        os.replace(new, final)
+    elif _exchange(new, final):
+        shutil.rmtree(new)  # now holds the old folder
+    else:
+        old = new.with_name(new.name + "old")
+        os.replace(final, old)
+        os.replace(new, final)
+        shutil.rmtree(old)
 
 
 def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import warnings
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps
+
+_BUFFER = re.compile(r"<_io\.BytesIO object at 0x[0-9a-fA-F]+>")
 
 # Refuse decompression bombs: Pillow warns above this many pixels; we treat the warning as an error.
 Image.MAX_IMAGE_PIXELS = 178_956_970
@@ -47,7 +50,9 @@ def decode_rgb(data: bytes, size: tuple[int, int], crops: tuple[float, ...] = ()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise ImageRejected(f"too large (decompression bomb guard): {error}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as error:
-        raise ImageRejected(f"cannot decode: {error}") from None
+        # Pillow names the in-memory buffer it read ("<_io.BytesIO object at 0x7f...>"): an address that
+        # would make two runs' reports differ and says nothing to the user.
+        raise ImageRejected(f"cannot decode: {_BUFFER.sub('the file', str(error))}") from None
     height, width = pixels.shape[:2]
     views = [resize_bilinear(pixels, size)]
     for scale in crops:

@@ -48,15 +48,24 @@ class VectorCache:
         return self.folder / digest[:2] / f"{digest}.npy"
 
     def get(self, digest: str) -> np.ndarray | None:
+        """The cached vector, or None when there is none or it is damaged (not one row of finite numbers,
+        e.g. a file cut short or written by a faulty run): then it is computed again and overwritten."""
+        path = self._path(digest)
         try:
-            return np.load(self._path(digest), allow_pickle=False)
-        except (FileNotFoundError, ValueError, OSError):
+            vector = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
             return None
+        except (ValueError, OSError, EOFError):
+            vector = None
+        if vector is None or vector.ndim != 1 or not vector.size or not np.isfinite(vector).all():
+            print(f"extract: damaged cached vector {path}; computing it again", file=sys.stderr)
+            return None
+        return vector
 
     def put(self, digest: str, vector: np.ndarray) -> None:
         target = self._path(digest)
         target.parent.mkdir(exist_ok=True)
-        with atomic_path(target) as temp:
+        with atomic_path(target, tidy=False) as temp:
             np.save(temp, vector)
 
 

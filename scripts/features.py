@@ -126,6 +126,20 @@ def match_vectors(images: dict[str, str], embeddings: str):
     return ids, [images[key] for key in ids], vectors[[row[key] for key in ids]], rejected, description
 
 
+def drop_non_finite(ids, paths, raw, rejected):
+    """Images whose vector holds NaN or infinite values are rejected with the reason, not passed to PCA
+    (where one such row fails the whole collection with a traceback naming no image)."""
+    if not len(ids):
+        return ids, paths, raw, rejected
+    finite = np.isfinite(raw).all(axis=1)
+    if finite.all():
+        return ids, paths, raw, rejected
+    dropped = [(key, path, "its feature vector is not finite (NaN or infinite)")
+               for key, path, good in zip(ids, paths, finite, strict=True) if not good]
+    kept = [position for position, good in enumerate(finite) if good]
+    return ([ids[i] for i in kept], [paths[i] for i in kept], raw[kept], sorted(rejected + dropped))
+
+
 def write_rejected(path, rejected) -> None:
     with atomic_path(path) as temp:
         pd.DataFrame(rejected, columns=["id", "path", "reason"]).to_csv(temp, index=False)
@@ -152,6 +166,7 @@ def main(argv=None):
         if not args.images:
             raise PipelineError("--embeddings needs --images, the image list whose ids the vectors are matched to")
         ids, paths, raw, rejected, description = match_vectors(read_list(args.images), args.embeddings)
+    ids, paths, raw, rejected = drop_non_finite(ids, paths, raw, rejected)
     for _key, path, reason in rejected:
         print(f"features: skipped {path}: {reason}", file=sys.stderr)
     rejected_path = args.rejected or str(Path(args.output).with_name("rejected.csv"))

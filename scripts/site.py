@@ -3,6 +3,11 @@
 Any web server can host the result (``npm start`` in viewer/ serves it locally). Files are
 hard-linked from the earlier stages' outputs where the file system allows, so the site costs
 almost no extra disk space. The viewer is bundled from viewer/ by its own build script (Node.js).
+
+Publishing never takes a good site away: the new site is built beside the old one, which stays in
+place and servable until the new one is complete and takes its name in one step. The folder is not
+a Snakemake output (Snakemake deletes a job's outputs before it runs); the rule's output is a small
+receipt written after the switch.
 """
 from __future__ import annotations
 
@@ -11,9 +16,10 @@ import json
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
-from common import PipelineError, atomic_dir, link_or_copy, read_geometry, run_cli
+from common import PipelineError, atomic_dir, atomic_path, link_or_copy, read_geometry, run_cli
 
 
 def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
@@ -50,14 +56,13 @@ def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: 
     """Write the complete site into out_dir (a fresh folder)."""
     out_dir = Path(out_dir)
     build_viewer(viewer_dir, out_dir)
-    shutil.copytree(tiles_dir, out_dir / "tiles", copy_function=link_or_copy,
-                    ignore=shutil.ignore_patterns("*.csv"))
+    unpublished = shutil.ignore_patterns("*.csv", ".snakemake_*")  # reports, and Snakemake's own marks
+    shutil.copytree(tiles_dir, out_dir / "tiles", copy_function=link_or_copy, ignore=unpublished)
     link_or_copy(Path(tiles_dir) / "preview.jpg", out_dir / "preview.jpg")
     if manifest:
         (out_dir / "iiif").mkdir()
         link_or_copy(manifest, out_dir / "iiif" / "manifest.json")
-    shutil.copytree(cells_dir, out_dir / "thumbs", copy_function=link_or_copy,
-                    ignore=shutil.ignore_patterns("*.csv"))
+    shutil.copytree(cells_dir, out_dir / "thumbs", copy_function=link_or_copy, ignore=unpublished)
     (out_dir / "data").mkdir(exist_ok=True)
     link_or_copy(items_json, out_dir / "data" / "items.json")
     if neighbours:
@@ -76,7 +81,10 @@ def main(argv=None):
                         help="neighbours JSON from the neighbours stage (more like this)")
     parser.add_argument("--manifest", "-manifest", default=None,
                         help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
-    parser.add_argument("--out", "-out", dest="output", required=True, help="site folder to write")
+    parser.add_argument("--out", "-out", dest="output", required=True,
+                        help="site folder to publish: replaced whole, and only once the new one is complete")
+    parser.add_argument("--receipt", default=None,
+                        help="JSON to write once the site is published (the workflow's record that it was)")
     parser.add_argument("--viewer", "-viewer", default="viewer", help="the viewer's source folder")
     parser.add_argument("--name", "-name", default="collection")
     parser.add_argument("--title", "-title", default="Image collection")
@@ -94,7 +102,15 @@ def main(argv=None):
         collection["neighbours"] = "data/neighbours.json"
     with atomic_dir(args.output) as temp:
         assemble(temp, args.viewer, args.tiles, args.cells, args.items, collection, args.manifest, args.neighbours)
-    print(f"site: wrote {args.output} (serve it with `npm start --prefix {args.viewer}`)", file=sys.stderr)
+        files = [path for path in Path(temp).rglob("*") if path.is_file()]
+        summary = {"site": str(args.output), "items": json.loads(Path(args.items).read_text(encoding="utf-8"))["count"],
+                   "files": len(files), "bytes": sum(path.stat().st_size for path in files)}
+    if args.receipt:
+        with atomic_path(args.receipt) as temp:
+            published = datetime.now(UTC).isoformat(timespec="seconds")
+            temp.write_text(json.dumps({**summary, "published": published}, indent=1), encoding="utf-8")
+    print(f"site: published {args.output}: {summary['items']} items, {summary['files']} files "
+          f"(serve it with `npm start --prefix {args.viewer}`)", file=sys.stderr)
 
 
 if __name__ == "__main__":

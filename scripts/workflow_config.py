@@ -100,6 +100,18 @@ def planned_images(config: dict) -> list[tuple]:
     return rows
 
 
+def check_metadata_files(config: dict) -> None:
+    """The metadata CSVs must exist before anything runs (the demo makes its own), like the images:
+    a missing or renamed one is named at once, not found after features and t-SNE have run."""
+    if config.get("demo"):
+        return
+    for key in ("items", "subjects"):
+        path = config["metadata"].get(key)
+        if path and not os.path.isfile(path):
+            raise PipelineError(f"metadata.{key}: {path!r} is not a file; check the path (relative to the folder "
+                                "snakemake runs in)")
+
+
 def shard_digests(rows: list[tuple], shards: int) -> list[str]:
     """One digest per extraction shard of the planned images: a shard's job reruns only when its own images change."""
     members: list[list[tuple]] = [[] for _ in range(shards)]

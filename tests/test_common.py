@@ -53,3 +53,50 @@ def test_atomic_dir_swaps_in_a_complete_folder_only(tmp_path):
             raise RuntimeError("crash")
     assert sorted(p.name for p in target.iterdir()) == ["a"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiles"]
+
+
+def test_outputs_get_ordinary_permissions_not_those_of_private_temporary_files(tmp_path):
+    """A web server running as another user must read a published site: 0644 files, 0755 folders (umask 022)."""
+    import os
+
+    from common import FILE_MODE, FOLDER_MODE, UMASK
+
+    with atomic_path(tmp_path / "items.json") as temp:
+        temp.write_text("{}")
+    with atomic_dir(tmp_path / "site") as temp:
+        (temp / "index.html").write_text("<html>")
+    assert (tmp_path / "items.json").stat().st_mode & 0o777 == FILE_MODE == 0o666 & ~UMASK
+    assert (tmp_path / "site").stat().st_mode & 0o777 == FOLDER_MODE == 0o777 & ~UMASK
+    if UMASK == 0o022:
+        assert FILE_MODE == 0o644 and FOLDER_MODE == 0o755
+    assert os.access(tmp_path / "site" / "index.html", os.R_OK)
+
+
+def test_leftovers_of_killed_runs_are_removed_and_the_old_folder_stays_until_the_new_one_is_complete(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from common import remove_leftovers
+
+    target = tmp_path / "tiles"
+    with atomic_dir(target) as temp:
+        (temp / "old").write_text("1")
+    # A process killed while writing leaves its temporary folder behind.
+    script = ("import os, sys, common\n"
+              "with common.atomic_dir(sys.argv[1]) as temp:\n"
+              "    (temp / 'half').write_text('x')\n"
+              "    os.kill(os.getpid(), 9)\n")
+    scripts = str(Path(__file__).resolve().parent.parent / "scripts")
+    killed = subprocess.run([sys.executable, "-c", script, str(target)], cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": scripts})
+    assert killed.returncode == -9
+    leftovers = [p for p in tmp_path.iterdir() if p.name.startswith(".tiles.tmp.")]
+    assert len(leftovers) == 1 and sorted(p.name for p in target.iterdir()) == ["old"]
+    with atomic_dir(target) as temp:
+        assert not leftovers[0].exists()  # cleaned when the next run starts
+        assert (target / "old").is_file()  # the previous folder is still whole while the new one is built
+        (temp / "new").write_text("2")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiles"] and [p.name for p in target.iterdir()] == ["new"]
+    assert remove_leftovers(target) == []

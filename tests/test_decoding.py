@@ -90,3 +90,13 @@ def test_resize_matches_pillows_bilinear_within_rounding():
         assert ours.shape == pillow.shape == (size[1], size[0], 3)
         assert np.abs(ours - pillow).max() <= 2 and np.abs(ours - pillow).mean() < 0.1
 
+
+
+def test_rejection_reasons_are_the_same_in_every_run(tmp_path):
+    (tmp_path / "notes.jpg").write_text("this is not a picture")
+    reasons = set()
+    for _ in range(2):
+        with pytest.raises(decoding.ImageRejected) as error:
+            load_rgb(tmp_path / "notes.jpg", (8, 8))
+        reasons.add(str(error.value))
+    assert len(reasons) == 1 and " at 0x" not in reasons.pop()

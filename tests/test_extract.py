@@ -189,3 +189,18 @@ def test_reading_stays_a_bounded_window_ahead_of_the_model(tmp_path, monkeypatch
         reader = in_order(pool, lambda item: extract._read(item), items, ahead=5)
         assert next(reader)[0] == "0" and len(started) <= 5  # not all 40 files read into memory at once
         assert [entry[0] for entry in reader] == [str(index) for index in range(1, 40)]  # order kept
+
+
+def test_a_damaged_cached_vector_is_computed_again(tmp_path, picture_folder, lite0, capsys):
+    folder, ids = picture_folder
+    images = {key: str(folder / f"{key}.jpg") for key in ids[:3]}
+    cache = extract.VectorCache(tmp_path / "cache", lite0.description)
+    _, first, _, _ = extract.extract(images, lite0, cache=cache, progress=False)
+    stored = sorted(cache.folder.rglob("*.npy"))
+    np.save(stored[0], np.full(1280, np.nan, np.float32))  # a faulty run's NaN
+    stored[1].write_bytes(stored[1].read_bytes()[:50])  # a file cut short
+    again_ids, again, _, counts = extract.extract(images, lite0, cache=cache, progress=False)
+    assert counts == {"cached": 1, "computed": 2}
+    np.testing.assert_allclose(again, first, rtol=1e-4, atol=1e-4)
+    assert capsys.readouterr().err.count("damaged cached vector") == 2
+    assert all(np.isfinite(np.load(path)).all() for path in stored)  # overwritten with good vectors

@@ -84,3 +84,18 @@ def test_bring_your_own_embeddings_in_every_format(tmp_path, picture_folder):
         features.read_vectors(tmp_path / "dup.npz")
     with pytest.raises(PipelineError, match="must be .npz"):
         features.read_vectors(tmp_path / "v.ids.txt")
+
+
+def test_a_non_finite_vector_is_rejected_by_name_not_a_pca_traceback(tmp_path):
+    from tables import save_npz
+
+    vectors = np.random.default_rng(0).normal(size=(4, 6)).astype(np.float32)
+    vectors[2, 3] = np.nan
+    ids = ["a", "b", "c", "d"]
+    save_npz(tmp_path / "raw.npz", ids=np.array(ids), paths=np.array([f"{k}.jpg" for k in ids]), vectors=vectors,
+             rejected=np.zeros((0, 3), dtype=str), description={"model": "test"})
+    features.main(["--gather", str(tmp_path / "raw.npz"), "--out", str(tmp_path / "features.npz"), "--pca", "2"])
+    got_ids, reduced, _ = load_features(tmp_path / "features.npz")
+    assert got_ids == ["a", "b", "d"] and np.isfinite(reduced).all()
+    rejected = pd.read_csv(tmp_path / "rejected.csv", dtype=str)
+    assert rejected.values.tolist() == [["c", "c.jpg", "its feature vector is not finite (NaN or infinite)"]]

@@ -4,9 +4,11 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from PIL import Image
@@ -37,6 +39,28 @@ def snakemake(workdir, *args, check=True):
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
+
+
+def kill_when_running(workdir, script, *args) -> int:
+    """Run snakemake and SIGKILL the job running `script` as soon as it starts; return snakemake's exit code."""
+    import psutil
+
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    process = subprocess.Popen([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+                                "--cores", "2", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        jobs = [child for child in psutil.Process(process.pid).children(recursive=True)
+                if any(script in part for part in child.cmdline())]
+        if jobs:
+            for job in jobs:
+                job.kill()
+            break
+        time.sleep(0.05)
+    else:
+        process.kill()
+        raise AssertionError(f"{script} never ran")
+    return process.wait(timeout=300)
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -111,6 +135,24 @@ def test_site_folder_is_complete(built):
     assert referenced, "index.html references no scripts or styles"
     for path in referenced:
         assert (site / path).is_file(), path
+
+
+def test_the_site_is_readable_by_another_user_and_publishes_nothing_private(built):
+    """A web server running as www-data reads a copy made with `cp -r`: every folder 0755-like, every file
+    0644-like (umask 022 here), and no Snakemake marks, reports or temporary folders in it."""
+    workdir, _ = built
+    out = workdir / "results" / "tiny"
+    site = out / "site"
+    paths = [site, *site.rglob("*")]
+    assert len(paths) > 100
+    for path in paths:
+        mode = path.stat().st_mode
+        wanted = 0o005 if path.is_dir() else 0o004  # others may list and enter folders, and read files
+        assert mode & wanted == wanted, f"{path}: {oct(mode & 0o777)}"
+        assert not path.name.startswith(".") and not path.name.endswith(".csv"), path
+    assert not [path for path in out.iterdir() if ".tmp." in path.name]
+    receipt = json.loads((out / "site.json").read_text())
+    assert receipt["items"] == 42 and receipt["files"] == sum(1 for path in paths if path.is_file())
 
 
 def test_rerun_does_nothing_and_a_new_tile_size_rebuilds_only_mosaic_tiles_and_site(built):
@@ -195,6 +237,55 @@ def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_availab
     draw_picture(51).save(folder / "00007.jpg")
     plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "own.yaml"), "-n").stdout)
     assert plan["image_shard"] == 1 and plan["extract"] == 1 and plan["mosaic"] == 1
+
+
+def test_odd_file_names_a_forgotten_features_file_and_a_failed_rebuild(tmp_path, node_available):
+    """Ids with characters Snakemake or CSV readers trip on build like any other; a features file deleted
+    by a failed job is made again, with the new image in it; a rebuild that fails leaves the published
+    site as it was."""
+    from conftest import draw_picture
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    ids = ["box #3", "a{b}", "<c>", "d's \"e\"", "ünï cödé", "f,g;h", "x[1]", "007"]
+    for seed, key in enumerate(ids):
+        draw_picture(seed).save(folder / f"{key}.jpg")
+    records = pd.DataFrame({"id": ids, "title": [f"Title {key}" for key in ids]})
+    records.to_csv(tmp_path / "items.csv", index=False)
+    no_columns = {"date": None, "url": None, "imageUrl": None}
+    config = {"collection": {"name": "odd"}, "images": "photos/*.jpg",
+              "metadata": {"items": "items.csv", "columns": no_columns},
+              "features": {"pca": 4, "cache": None}, "embedding": {"iterations": 250}}
+    (tmp_path / "odd.yaml").write_text(yaml.safe_dump(config, allow_unicode=True))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"))
+    out = tmp_path / "results" / "odd"
+    assert sorted(read_grid(out / "grid.csv")[0]["id"]) == sorted(ids)
+    items = json.loads((out / "site" / "data" / "items.json").read_text(encoding="utf-8"))
+    assert sorted(items["id"]) == sorted(ids) and items["title"][items["id"].index("box #3")] == "Title box #3"
+    neighbours = json.loads((out / "neighbours.json").read_text(encoding="utf-8"))
+    assert sorted(neighbours["id"]) == sorted(ids)
+
+    # A new picture, then the features job fails (Snakemake deletes its output): the next plain run makes
+    # it again and the new picture is in the grid, instead of ending on the old grid.
+    draw_picture(99).save(folder / "new one.jpg")
+    snakemake(tmp_path, "results/odd/features/raw-0-of-1.npz", "--configfile", str(tmp_path / "odd.yaml"))
+    (out / "features.npz").unlink()
+    snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"))
+    assert "new one" in set(read_grid(out / "grid.csv")[0]["id"])
+    assert "new one" in json.loads((out / "site" / "data" / "items.json").read_text(encoding="utf-8"))["id"]
+
+    # A rebuild killed while it publishes (SIGKILL, as the out-of-memory killer sends) leaves the published
+    # site as it was, every file in place; so does one that fails earlier (metadata re-exported in Latin-1).
+    def published():
+        return {path: path.read_bytes() for path in (out / "site").rglob("*") if path.is_file()}
+
+    before = published()
+    killed = kill_when_running(tmp_path, "scripts/site.py", "--forcerun", "site", "--configfile",
+                               str(tmp_path / "odd.yaml"))
+    assert killed != 0 and published() == before
+    (tmp_path / "items.csv").write_bytes("id,title\nbox #3,Caf\u00e9\n".encode("latin-1"))
+    failed = snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"), check=False)
+    assert failed.returncode != 0 and published() == before
 
 
 def test_fewer_demo_pictures_leave_no_stale_files_behind(tmp_path):

@@ -37,3 +37,21 @@ def test_every_problem_is_one_plain_sentence():
     with pytest.raises(PipelineError):
         workflow_config.check(config, SCHEMA)
     assert "jobs" not in config  # nothing is filled in when there are problems
+
+
+def test_a_missing_metadata_file_is_reported_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "photos" / "a.jpg").write_bytes(b"x")
+    (tmp_path / "items.csv").write_text("id\n")
+    config = {"collection": {"name": "x"}, "images": "photos/*.jpg",
+              "metadata": {"items": "items.csv", "subjects": "subjects.csv"}}
+    workflow_config.check(config, SCHEMA)
+    with pytest.raises(PipelineError, match="metadata.subjects: 'subjects.csv' is not a file"):
+        workflow_config.check_metadata_files(config)
+    config["metadata"]["subjects"] = None
+    workflow_config.check_metadata_files(config)
+    (tmp_path / "items.csv").unlink()
+    with pytest.raises(PipelineError, match="metadata.items: 'items.csv' is not a file"):
+        workflow_config.check_metadata_files(config)
+    workflow_config.check_metadata_files({**config, "demo": {"folder": "d"}})  # the demo makes its own
