@@ -138,11 +138,13 @@ rule image_shard:
     params:
         script=script("images"),
         pattern=config["images"],
+        formats=" ".join(config["image_formats"]),
         shards=SHARDS,
         # A shard's list, and so its extraction, is rewritten only when its own images change.
         listing=lambda wildcards: SHARD_DIGESTS[int(wildcards.shard)],
     shell:
-        "python {params.script} --in {params.pattern:q} --shard {wildcards.shard}/{params.shards} --out {output}"
+        "python {params.script} --in {params.pattern:q} --formats {params.formats}"
+        " --shard {wildcards.shard}/{params.shards} --out {output}"
         " 2>&1 | tee {log}"
 
 
@@ -169,6 +171,7 @@ def extraction_options():
         f"--device {FEATURES['device']}",
         f"--precision {FEATURES['precision']}",
         f"--runtime {FEATURES['runtime']}",
+        f"--formats {' '.join(config['image_formats'])}",
     ]
     options += [f"--layer {FEATURES['layer']}"] if FEATURES["layer"] else []
     options += [f"--size {FEATURES['input_size']}"] if FEATURES["input_size"] else []
@@ -365,12 +368,14 @@ rule metadata:
         columns=json.dumps(METADATA["columns"]),
         subject_columns=json.dumps(METADATA["subject_columns"]),  # null: the preset's
         fold="--fold-subjects" if METADATA["fold_subject_case"] else "",
+        encoding=METADATA["encoding"],
+        delimiter=METADATA["delimiter"],
     shell:
         "python {params.script} --in {input.records:q} --subjects={params.subjects:q} --preset {params.preset}"
         " --columns={params.columns:q} --subject-columns={params.subject_columns:q} {params.fold}"
         " --grid {input.grid} --rejected {input.rejected} --out {output.json} --report {output.report}"
         " --subjects-out {output.subjects} --subjects-top {params.top} --max-unmatched {params.max_unmatched}"
-        " --years {params.years} 2>&1 | tee {log}"
+        " --years {params.years} --encoding {params.encoding:q} --delimiter {params.delimiter:q} 2>&1 | tee {log}"
 
 
 rule quality:

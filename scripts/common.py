@@ -78,6 +78,39 @@ def resolve_grid_size(text: str, count: int, aspect: float = 1.0) -> tuple[int, 
     return cols, rows
 
 
+BOMS = ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16"))
+DELIMITERS = (",", ";", "\t", "|")
+
+
+def read_text(path: str | os.PathLike, encoding: str = "auto", setting: str = "metadata.encoding") -> str:
+    """A text file's content. 'auto': UTF-8, or what its byte-order mark says (Excel writes UTF-8 with a
+    BOM). Bytes that are not text in that encoding are an error naming the file, the line and the setting
+    that fixes it, instead of a failure after hours of work."""
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise PipelineError(f"file not found: {path}") from None
+    if encoding == "auto":
+        encoding = next((name for mark, name in BOMS if data.startswith(mark)), "utf-8")
+    try:
+        return data.decode(encoding)
+    except LookupError:
+        raise PipelineError(f"{setting}: {encoding!r} is not an encoding Python knows (e.g. utf-8, cp1252)") from None
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        raise PipelineError(f"{path}, line {line}: byte 0x{data[error.start]:02x} is not {encoding} text; set "
+                            f"{setting} to the export's encoding, e.g. cp1252 (Excel on Windows) or latin-1") from None
+
+
+def sniff_delimiter(text: str, delimiter: str = "auto") -> str:
+    """The CSV delimiter: as given, or for 'auto' the one of , ; tab | found most often in the header line
+    (spreadsheets in many European locales export with ;)."""
+    if delimiter != "auto":
+        return delimiter
+    header = text.split("\n", 1)[0]
+    return max(DELIMITERS, key=header.count) if any(mark in header for mark in DELIMITERS) else ","
+
+
 def read_geometry(path: str | os.PathLike) -> dict:
     """The pyramid's geometry as the tiles stage wrote it (mosaic.json): sizes, cells, tiles, where the DZI
     and IIIF files lie."""

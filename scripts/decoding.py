@@ -22,7 +22,8 @@ class ImageRejected(Exception):
     """An image that cannot be read; it is skipped and listed in rejected.csv with this reason."""
 
 
-def decode_rgb(data: bytes, size: tuple[int, int], crops: tuple[float, ...] = ()) -> np.ndarray:
+def decode_rgb(data: bytes, size: tuple[int, int], crops: tuple[float, ...] = (),
+               formats: set[str] | None = None) -> np.ndarray:
     """Decode any image Pillow reads (EXIF-rotated, palette, alpha, CMYK, 16-bit) as RGB uint8 views.
 
     The first view is the whole image squashed to the model's input size, as the original did, so
@@ -31,11 +32,16 @@ def decode_rgb(data: bytes, size: tuple[int, int], crops: tuple[float, ...] = ()
 
     A large JPEG is decoded at the smallest DCT scale (1/2, 1/4, 1/8) that still gives every view at
     least the model's resolution: many times faster for full-size photographs, the same picture.
+    With `formats` (Pillow's format names), a file whose content is another format is rejected, whatever
+    its extension: Pillow reads BMP, TGA or PCX, but the mosaic stage (libvips) cannot.
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as image:
+                if formats is not None and image.format not in formats:
+                    raise ImageRejected(f"a {image.format} file: the mosaic stage reads only "
+                                        f"{', '.join(sorted(formats))}; convert it, e.g. to JPEG")
                 image.seek(0)  # first frame of animations
                 if image.format == "JPEG":
                     needed = math.ceil(max(size) / min((1.0, *crops)))

@@ -27,7 +27,7 @@ from tqdm import tqdm
 from backbones import build_backbone
 from common import PipelineError, atomic_path, in_order, run_cli
 from decoding import ImageRejected, decode_rgb
-from images import find_images, parse_shard, read_list, shard_of
+from images import DEFAULT_FORMATS, READABLE_FORMATS, find_images, parse_shard, read_excluded, read_list, shard_of
 from tables import save_npz
 
 
@@ -81,7 +81,7 @@ def _read(item):
 
 
 def extract(images: dict[str, str], model, batch_size: int = 8, threads: int = 2, cache: VectorCache | None = None,
-            crops: tuple[float, ...] = (), flip: bool = False, progress: bool = True):
+            crops: tuple[float, ...] = (), flip: bool = False, progress: bool = True, formats: set[str] | None = None):
     """Raw vectors for every readable image, from the cache where possible, else from the model.
 
     `threads` read and decode images while the model runs; on a CPU the model's own threads need the
@@ -102,7 +102,7 @@ def extract(images: dict[str, str], model, batch_size: int = 8, threads: int = 2
         key, path, data, digest, problem = entry
         if problem is None:
             try:
-                return key, path, digest, decode_rgb(data, model.input_size, crops), None
+                return key, path, digest, decode_rgb(data, model.input_size, crops, formats), None
             except ImageRejected as error:
                 problem = str(error)
         return key, path, digest, None, problem
@@ -149,6 +149,12 @@ def extract(images: dict[str, str], model, batch_size: int = 8, threads: int = 2
     return ids, vectors, rejected, counts
 
 
+def pillow_formats(extensions) -> set[str]:
+    """Pillow's names of the formats with these extensions; a multi-picture JPEG (MPO) is a JPEG to libvips."""
+    names = {READABLE_FORMATS[extension] for extension in extensions}
+    return names | {"MPO"} if "JPEG" in names else names
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
@@ -178,11 +184,15 @@ def main(argv=None):
     parser.add_argument("--runtime", "-runtime", default="torch", choices=("openvino", "torch", "auto"),
                         help="what runs EfficientNet-Lite: openvino (CPU, fastest), torch, or auto (openvino on a CPU)")
     parser.add_argument("--cache", "-cache", default=None, help="folder of cached raw vectors (default: no cache)")
+    parser.add_argument("--formats", nargs="+", default=list(DEFAULT_FORMATS), choices=sorted(READABLE_FORMATS),
+                        help="image formats the mosaic stage reads too; files of other formats are rejected")
     args = parser.parse_args(argv)
 
     shard = parse_shard(args.shard)
+    excluded = []  # files the image list leaves out, reported with the unreadable ones
     if args.images:
         images = read_list(args.images, shard)
+        excluded = [row for row in read_excluded(args.images) if shard_of(row[0], shard[1]) == shard[0]]
     else:
         images = find_images(args.input)
         if not images:
@@ -197,7 +207,9 @@ def main(argv=None):
     print(f"extract: {len(images)} images, model {description['model']}, shard {args.shard}", file=sys.stderr)
     on_gpu = str(description.get("device")).startswith("cuda")
     decoders = args.decoders or (args.jobs if on_gpu else max(1, args.jobs // 4))
-    ids, raw, rejected, counts = extract(images, model, args.batch, decoders, cache, tuple(args.crops), args.flip)
+    ids, raw, rejected, counts = extract(images, model, args.batch, decoders, cache, tuple(args.crops), args.flip,
+                                         formats=pillow_formats(args.formats))
+    rejected = sorted(rejected + excluded)
     for _key, path, reason in rejected:
         print(f"extract: skipped {path}: {reason}", file=sys.stderr)
     print(f"extract: {counts['cached']} from cache, {counts['computed']} computed, {len(rejected)} rejected",

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from common import PipelineError, atomic_path, run_cli
-from images import read_list
+from images import read_excluded, read_list
 from tables import save_npz
 
 
@@ -166,6 +166,7 @@ def main(argv=None):
         if not args.images:
             raise PipelineError("--embeddings needs --images, the image list whose ids the vectors are matched to")
         ids, paths, raw, rejected, description = match_vectors(read_list(args.images), args.embeddings)
+        rejected = sorted(rejected + read_excluded(args.images))
     ids, paths, raw, rejected = drop_non_finite(ids, paths, raw, rejected)
     for _key, path, reason in rejected:
         print(f"features: skipped {path}: {reason}", file=sys.stderr)

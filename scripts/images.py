@@ -17,17 +17,18 @@ from __future__ import annotations
 
 import argparse
 import csv
+import fnmatch
 import glob
 import hashlib
 import os
-import stat
+import re
 import sys
 import zlib
 from typing import NamedTuple
 
 from common import PipelineError, atomic_path, run_cli
 
-COLUMNS = ("id", "path", "size", "mtime_ns")
+COLUMNS = ("id", "path", "size", "mtime_ns", "excluded")
 
 
 class ImageFile(NamedTuple):
@@ -44,29 +45,71 @@ def image_id(path: str | os.PathLike) -> str:
     return os.path.splitext(os.path.basename(path))[0]
 
 
-def list_images(pattern: str) -> list[ImageFile]:
-    """The files matching a glob with their size and modification time, sorted by id.
+# Picture formats both the extract stage (Pillow) and the mosaic stage (libvips) read, by extension, and
+# Pillow's name for each, which the extract stage checks against the file's content.
+READABLE_FORMATS = {"jpg": "JPEG", "jpeg": "JPEG", "jpe": "JPEG", "jfif": "JPEG", "png": "PNG", "tif": "TIFF",
+                    "tiff": "TIFF", "webp": "WEBP", "gif": "GIF"}
+DEFAULT_FORMATS = ("jpg", "jpeg", "png", "tif", "tiff", "webp", "gif")
+# Other picture extensions: files with these next to the collection are reported, never silently dropped.
+OTHER_PICTURES = {"bmp", "dib", "ppm", "pgm", "pbm", "pnm", "tga", "pcx", "ico", "heic", "heif", "avif", "jp2",
+                  "j2k", "psd", "cr2", "nef", "dng", "raw", "jpe", "jfif", "svg"}
 
-    Two files with the same id (photo.jpg and photo.png) would make every later join ambiguous,
-    so they are an error naming both files. One stat per file: the workflow lists the collection each
-    time it is planned (13,000 files in about 0.2 s).
+
+def extension(path: str) -> str:
+    return os.path.splitext(path)[1][1:].lower()
+
+
+def scan_images(pattern: str, formats=DEFAULT_FORMATS) -> tuple[list[ImageFile], list[tuple[str, str, str]]]:
+    """The collection's files: (images, excluded), both sorted by id.
+
+    The glob's file-name part is matched without regard to case, so photo.JPG is found by '*.jpg'. Excluded,
+    each with the reason, and so reported rather than silently dropped: matched files of a format not in
+    `formats`, hidden files (a leading dot: '._photo.jpg' files that macOS leaves are not pictures), and
+    pictures beside the matched ones that the glob leaves out (photo.png next to '*.jpg'). Two images with
+    the same id (photo.jpg and photo.png) would make every later join ambiguous: an error naming both.
+    One stat per file: the workflow lists the collection each time it is planned (13,000 in about 0.2 s).
     """
-    by_id: dict[str, ImageFile] = {}
-    for path in sorted(glob.glob(pattern, recursive=True)):
-        try:
-            status = os.stat(path)
-        except FileNotFoundError:  # a link to nothing
-            continue
-        if not stat.S_ISREG(status.st_mode):
-            continue
-        key = image_id(path)
-        if key in by_id:
-            raise PipelineError(
-                f"two images have the same id {key!r}: {by_id[key].path} and {path}; "
-                "rename one of them (the id is the file name without extension)"
-            )
-        by_id[key] = ImageFile(key, path, status.st_size, status.st_mtime_ns)
-    return sorted(by_id.values())
+    folder_pattern, name_pattern = os.path.split(pattern)
+    if glob.has_magic(folder_pattern):
+        folders = sorted(path for path in glob.glob(folder_pattern, recursive=True) if os.path.isdir(path))
+    else:
+        folders = [folder_pattern] if os.path.isdir(folder_pattern or ".") else []
+    matches = re.compile(fnmatch.translate(name_pattern.lower())).match
+    accepted = {extension.lower() for extension in formats}
+    found: dict[str, ImageFile] = {}
+    excluded = []
+    for folder in folders:
+        with os.scandir(folder or ".") as entries:
+            for entry in entries:
+                path = os.path.join(folder, entry.name)
+                try:
+                    if not entry.is_file():  # follows links; a link to nothing is no file
+                        continue
+                    status = entry.stat()
+                except OSError:
+                    continue
+                key, kind = image_id(path), extension(entry.name)
+                if not matches(entry.name.lower()):
+                    if kind in accepted | OTHER_PICTURES and not entry.name.startswith("."):
+                        excluded.append((key, path, f"not matched by the images glob {pattern!r}"))
+                    continue
+                if entry.name.startswith(".") and not name_pattern.startswith("."):
+                    excluded.append((key, path, "a hidden file (its name starts with a dot)"))
+                elif kind not in accepted:
+                    excluded.append((key, path, f"a .{kind} file: image_formats lists {', '.join(sorted(accepted))}"))
+                elif key in found:
+                    first, second = sorted((found[key].path, path))
+                    raise PipelineError(f"two images have the same id {key!r}: {first} and {second}; "
+                                        "rename one of them (the id is the file name without extension)")
+                else:
+                    found[key] = ImageFile(key, path, status.st_size, status.st_mtime_ns)
+    excluded = [row for row in excluded if row[0] not in found]  # a photo.bmp beside photo.jpg: not a loss
+    return sorted(found.values()), sorted(excluded)
+
+
+def list_images(pattern: str, formats=DEFAULT_FORMATS) -> list[ImageFile]:
+    """The collection's images (see scan_images), sorted by id."""
+    return scan_images(pattern, formats)[0]
 
 
 def find_images(pattern: str) -> dict[str, str]:
@@ -87,25 +130,43 @@ def digest(rows) -> str:
     return hasher.hexdigest()[:16]
 
 
-def write_list(path: str | os.PathLike, rows: list[ImageFile]) -> None:
+def write_list(path: str | os.PathLike, rows: list[ImageFile], excluded=()) -> None:
+    """The images, then the excluded files with the reason in the last column (their size and time empty)."""
     with atomic_path(path) as temp:
         with open(temp, "w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(COLUMNS)
-            writer.writerows(rows)
+            writer.writerows((*row, "") for row in rows)
+            writer.writerows((key, file, "", "", reason) for key, file, reason in excluded)
 
 
-def read_rows(path: str | os.PathLike) -> list[ImageFile]:
-    """Every row of an image list."""
+def read_all(path: str | os.PathLike) -> tuple[list[ImageFile], list[tuple[str, str, str]]]:
+    """(images, excluded files with the reason) of an image list."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None or tuple(header) != COLUMNS:
                 raise PipelineError(f"{path} is not an image list written by the images stage (columns {header})")
-            return [ImageFile(key, file, int(size), int(mtime)) for key, file, size, mtime in reader]
+            rows, excluded = [], []
+            for key, file, size, mtime, reason in reader:
+                if reason:
+                    excluded.append((key, file, reason))
+                else:
+                    rows.append(ImageFile(key, file, int(size), int(mtime)))
+            return rows, excluded
     except FileNotFoundError:
         raise PipelineError(f"image list not found: {path}") from None
+
+
+def read_rows(path: str | os.PathLike) -> list[ImageFile]:
+    """The images of an image list."""
+    return read_all(path)[0]
+
+
+def read_excluded(path: str | os.PathLike) -> list[tuple[str, str, str]]:
+    """The files an image list leaves out, as (id, path, reason): reported like unreadable images."""
+    return read_all(path)[1]
 
 
 def read_list(path: str | os.PathLike, shard: tuple[int, int] | None = None) -> dict[str, str]:
@@ -135,24 +196,31 @@ def main(argv=None):
     source.add_argument("--in", "-in", dest="input", help="glob of the collection's images, quoted")
     source.add_argument("--join", nargs="+", help="image lists (of shards) to join into one")
     parser.add_argument("--shard", default="0/1", help="with --in: list only shard I of N, written as I/N")
+    parser.add_argument("--formats", nargs="+", default=list(DEFAULT_FORMATS), choices=sorted(READABLE_FORMATS),
+                        help="file extensions of the images (any case)")
     parser.add_argument("--out", "-out", dest="output", required=True, help="image list (CSV) to write")
     args = parser.parse_args(argv)
 
     if args.join:
-        rows = sorted(row for path in args.join for row in read_rows(path))
+        listed = [read_all(path) for path in args.join]
+        rows = sorted(row for images, _ in listed for row in images)
+        excluded = sorted(row for _, left_out in listed for row in left_out)
         duplicated = sorted({first.id for first, second in zip(rows, rows[1:], strict=False) if first.id == second.id})
         if duplicated:
             raise PipelineError(f"the image lists {args.join} share ids, e.g. {duplicated[:3]}")
-        write_list(args.output, rows)
-        print(f"images: {len(rows)} images in {args.output}", file=sys.stderr)
+        write_list(args.output, rows, excluded)
+        print(f"images: {len(rows)} images in {args.output}, {len(excluded)} files left out", file=sys.stderr)
         return
     index, count = parse_shard(args.shard)
-    listed = list_images(args.input)
-    if not listed:
-        raise PipelineError(f"no files match {args.input!r}; check the path and the extension")
-    rows = [row for row in listed if shard_of(row.id, count) == index]
-    write_list(args.output, rows)
-    print(f"images: {len(rows)} of {len(listed)} images matching {args.input} listed in {args.output}"
+    images, excluded = scan_images(args.input, args.formats)
+    if not images:
+        raise PipelineError(f"no images match {args.input!r}; check the path and the extension")
+    mine = [row for row in images if shard_of(row.id, count) == index]
+    left_out = [row for row in excluded if shard_of(row[0], count) == index]
+    write_list(args.output, mine, left_out)
+    for _key, path, reason in left_out:
+        print(f"images: left out {path}: {reason}", file=sys.stderr)
+    print(f"images: {len(mine)} of {len(images)} images matching {args.input} listed in {args.output}"
           + (f" (shard {args.shard})" if count > 1 else ""), file=sys.stderr)
 
 

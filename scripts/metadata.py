@@ -283,6 +283,10 @@ def main(argv=None):
     parser.add_argument("--subjects-top", "-subjects-top", dest="subject_limit", type=int, default=64)
     parser.add_argument("--max-unmatched", "-max-unmatched", dest="max_unmatched", type=float, default=0.5,
                         help="largest share of images without a record before this is an error")
+    parser.add_argument("--encoding", default="auto",
+                        help="text encoding of the CSVs, e.g. cp1252 (default auto: UTF-8, or what a BOM says)")
+    parser.add_argument("--delimiter", default="auto",
+                        help="column separator of the CSVs (default auto: the header's most frequent of , ; tab |)")
     parser.add_argument("--years", "-years", default="1400-",
                         help="plausible years, e.g. 1800-2025 (open end: this year)")
     args = parser.parse_args(argv)
@@ -294,9 +298,11 @@ def main(argv=None):
         mapping = column_map(args.preset, json.loads(args.columns), json.loads(args.subject_columns or "null"))
     except json.JSONDecodeError as error:
         raise PipelineError(f"-columns and -subject-columns take JSON: {error}") from None
-    items, subjects = records_from_export(read_table(args.input, []), mapping, args.input)
+    export = read_table(args.input, [], args.encoding, args.delimiter)
+    items, subjects = records_from_export(export, mapping, args.input)
     if args.subjects:
-        subjects = pd.concat([subjects, read_table(args.subjects, ["id", "subject"])[["id", "subject"]]])
+        subjects = pd.concat([subjects, read_table(args.subjects, ["id", "subject"], args.encoding,
+                                                   args.delimiter)[["id", "subject"]]])
     low, _, high = args.years.partition("-")
     rejected = read_table(args.rejected, ["id", "reason"]) if args.rejected else None
     optional = tuple(field for field in OPTIONAL_FIELDS if field in mapping["columns"])

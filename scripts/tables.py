@@ -5,13 +5,14 @@ join by id and never by row order.
 """
 from __future__ import annotations
 
+import io
 import json
 import os
 
 import numpy as np
 import pandas as pd
 
-from common import PipelineError, atomic_path, parse_grid_size
+from common import PipelineError, atomic_path, parse_grid_size, read_text, sniff_delimiter
 
 
 def load_features(path):
@@ -30,14 +31,18 @@ def read_embedding(path) -> pd.DataFrame:
     return pd.read_csv(path, dtype={"id": str}, keep_default_na=False)
 
 
-def read_table(path: str | os.PathLike, required: list[str]) -> pd.DataFrame:
-    """Read a CSV whose `id` column (and every other column) stays text, checking required columns."""
+def read_table(path: str | os.PathLike, required: list[str], encoding: str = "auto",
+               delimiter: str = "auto") -> pd.DataFrame:
+    """Read a CSV whose `id` column (and every other column) stays text, checking required columns.
+
+    The encoding and the delimiter are detected unless given (see common.read_text, sniff_delimiter).
+    """
+    text = read_text(path, encoding)
     try:
-        table = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except FileNotFoundError:
-        raise PipelineError(f"file not found: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise PipelineError(f"cannot read {path} as CSV: {error}") from None
+        table = pd.read_csv(io.StringIO(text), sep=sniff_delimiter(text, delimiter), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise PipelineError(f"cannot read {path} as CSV: {error}; if its columns are separated by something "
+                            "else than commas, set metadata.delimiter") from None
     missing = [column for column in required if column not in table.columns]
     if missing:
         raise PipelineError(f"{path} lacks column(s) {', '.join(missing)}; it has {', '.join(table.columns)}")

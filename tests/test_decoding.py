@@ -100,3 +100,17 @@ def test_rejection_reasons_are_the_same_in_every_run(tmp_path):
             load_rgb(tmp_path / "notes.jpg", (8, 8))
         reasons.add(str(error.value))
     assert len(reasons) == 1 and " at 0x" not in reasons.pop()
+
+
+def test_a_format_the_mosaic_cannot_read_is_rejected_whatever_its_extension(tmp_path):
+    """Pillow reads BMP, TGA, PCX, ICO and PPM; libvips, which makes the mosaic, does not: such a file would
+    be published as a grey square, so it is rejected here, named by what it is."""
+    picture = Image.new("RGB", (16, 16), (200, 30, 30))
+    for name, kind in (("bmp", "BMP"), ("tga", "TGA"), ("pcx", "PCX"), ("ico", "ICO"), ("ppm", "PPM")):
+        picture.save(tmp_path / f"disguised-{name}.jpg", format=kind)
+        data = (tmp_path / f"disguised-{name}.jpg").read_bytes()
+        assert decoding.decode_rgb(data, (8, 8)).shape == (1, 8, 8, 3)  # Pillow alone reads it
+        with pytest.raises(decoding.ImageRejected, match=f"a {kind} file: the mosaic stage reads only JPEG, PNG"):
+            decoding.decode_rgb(data, (8, 8), formats={"JPEG", "PNG"})
+    picture.save(tmp_path / "real.jpg")
+    assert decoding.decode_rgb((tmp_path / "real.jpg").read_bytes(), (8, 8), formats={"JPEG", "PNG"}).shape[0] == 1

@@ -1,6 +1,4 @@
 """The images stage: the collection listed once (images.csv), and a workflow plan that stays cheap."""
-import glob
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +36,7 @@ def test_the_list_keeps_odd_names_and_reads_back_by_id_and_by_shard(tmp_path):
     assert sorted(key for shard in shards for key in shard) == sorted(names)
     assert all(images.shard_of(key, 3) == index for index, shard in enumerate(shards) for key in shard)
     header = (tmp_path / "list" / "images.csv").read_text(encoding="utf-8").splitlines()[0]
-    assert header == "id,path,size,mtime_ns"
+    assert header == "id,path,size,mtime_ns,excluded"
 
 
 def test_the_digest_sees_an_added_removed_or_edited_picture(tmp_path):
@@ -63,7 +61,7 @@ def test_bad_lists_and_shards_are_clear_errors(tmp_path):
         images.parse_shard("first")
     with pytest.raises(PipelineError, match="0 to 1"):
         images.parse_shard("2/2")
-    with pytest.raises(PipelineError, match="no files match"):
+    with pytest.raises(PipelineError, match="no images match"):
         images.main(["--in", str(tmp_path / "*.tif"), "--out", str(tmp_path / "images.csv")])
 
 
@@ -94,18 +92,41 @@ print(len(rows), heavy)
     assert result.stdout.split() == ["336", "[]"], result.stdout
 
 
-def test_the_listing_matches_what_glob_matches(tmp_path):
-    """Exactly the files glob matches: no hidden files, folders or links to nothing; wildcards anywhere."""
+def test_images_are_found_in_any_case_and_what_is_left_out_is_reported(tmp_path, monkeypatch):
+    """*.jpg finds .JPG too; hidden files, formats the mosaic cannot read and pictures the glob leaves out are
+    listed with the reason; folders, links to nothing and other files are not pictures at all."""
+    monkeypatch.chdir(tmp_path)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()
-    for name in ("a/1.jpg", "a/2.JPG", "a/.hidden.jpg", "a/3.png", "a/x[1].jpg", "b/4.jpg"):
+    for name in ("a/1.jpg", "a/2.JPG", "a/3.Jpeg", "a/.4.jpg", "a/5.png", "a/6.bmp", "a/notes.txt", "a/x[1].jpg",
+                 "b/7.jpg", "b/8.TIF"):
         (tmp_path / name).write_bytes(b"x")
     (tmp_path / "a" / "folder.jpg").mkdir()
-    (tmp_path / "a" / "link.jpg").symlink_to(tmp_path / "b" / "4.jpg")
+    (tmp_path / "a" / "link.jpg").symlink_to(tmp_path / "b" / "7.jpg")
     (tmp_path / "a" / "dangling.jpg").symlink_to(tmp_path / "nowhere.jpg")
-    for pattern in ("a/*.jpg", "a/*", "*/*.jpg", "**/*.jpg", "a/1.jpg", "a/?.*", "missing/*.jpg", "a/x[[]1].jpg"):
-        full = str(tmp_path / pattern)
-        expected = sorted(p for p in glob.glob(full, recursive=True) if os.path.isfile(p))
-        assert sorted(row.path for row in images.list_images(full)) == expected, pattern
-    os.chdir(tmp_path)
-    assert [row.path for row in images.list_images("a/*.jpg")] == ["a/1.jpg", "a/link.jpg", "a/x[1].jpg"]
+    found, excluded = images.scan_images("a/*.jpg")
+    assert [row.path for row in found] == ["a/1.jpg", "a/2.JPG", "a/link.jpg", "a/x[1].jpg"]
+    assert excluded == [(".4", "a/.4.jpg", "a hidden file (its name starts with a dot)"),
+                        ("3", "a/3.Jpeg", "not matched by the images glob 'a/*.jpg'"),
+                        ("5", "a/5.png", "not matched by the images glob 'a/*.jpg'"),
+                        ("6", "a/6.bmp", "not matched by the images glob 'a/*.jpg'")]
+    found, excluded = images.scan_images("*/*", formats=("jpg", "tif"))
+    assert sorted(row.id for row in found) == ["1", "2", "7", "8", "link", "x[1]"]
+    assert {(key, reason.split(":")[0]) for key, _, reason in excluded} == {
+        ("3", "a .jpeg file"), ("5", "a .png file"), ("6", "a .bmp file"), ("notes", "a .txt file"),
+        (".4", "a hidden file (its name starts with a dot)")}
+    assert images.scan_images("**/*.tif")[0][0].path == "b/8.TIF"
+    assert images.scan_images("missing/*.jpg") == ([], [])
+    (tmp_path / "a" / "1.tif").write_bytes(b"x")
+    with pytest.raises(PipelineError, match="same id '1': a/1.jpg and a/1.tif"):
+        images.scan_images("a/*")
+
+
+def test_the_list_keeps_what_it_leaves_out_for_the_reports(tmp_path):
+    for name in ("a.jpg", "b.JPG", ".c.jpg", "d.bmp"):
+        (tmp_path / name).write_bytes(b"x")
+    images.main(["--in", str(tmp_path / "*.jpg"), "--out", str(tmp_path / "images.csv")])
+    assert sorted(images.read_list(tmp_path / "images.csv")) == ["a", "b"]
+    assert [(key, reason) for key, _, reason in images.read_excluded(tmp_path / "images.csv")] == [
+        (".c", "a hidden file (its name starts with a dot)"), ("d", f"not matched by the images glob "
+                                                                  f"{str(tmp_path / '*.jpg')!r}")]

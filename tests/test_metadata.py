@@ -214,3 +214,22 @@ def test_column_map_mistakes_are_named(messy):
                                        ("data:text/html,<b>x</b>", False), ("vbscript:x", False)])
 def test_only_web_links_are_kept(link, safe):
     assert metadata.is_safe_link(link) is safe
+
+
+def test_exports_in_other_encodings_and_delimiters(tmp_path):
+    """Excel's UTF-8 with a BOM and a ;-separated export are read as they are; a Latin-1 file is an error
+    naming the file, the line and the setting, and reads with metadata.encoding set."""
+    from tables import read_table
+
+    (tmp_path / "bom.csv").write_bytes("id,title\n1,Café\n".encode("utf-8-sig"))
+    (tmp_path / "semicolon.csv").write_text("id;title;date\n1;Café, Paris;1900\n", encoding="utf-8")
+    (tmp_path / "latin1.csv").write_bytes("id,title\n1,Tea\n2,Café\n".encode("latin-1"))
+    assert read_table(tmp_path / "bom.csv", ["id"]).to_dict("records") == [{"id": "1", "title": "Café"}]
+    assert read_table(tmp_path / "semicolon.csv", ["id"]).to_dict("records") == [
+        {"id": "1", "title": "Café, Paris", "date": "1900"}]
+    with pytest.raises(PipelineError, match=r"latin1\.csv, line 3: byte 0xe9 is not utf-8 text; set metadata\.enc"):
+        read_table(tmp_path / "latin1.csv", ["id"])
+    assert read_table(tmp_path / "latin1.csv", ["id"], encoding="latin-1")["title"].tolist() == ["Tea", "Café"]
+    (tmp_path / "tabs.csv").write_text("id\ttitle, with a comma; and a semicolon\n1\tx\n", encoding="utf-8")
+    assert read_table(tmp_path / "tabs.csv", ["id"], delimiter="\t").columns.tolist() == [
+        "id", "title, with a comma; and a semicolon"]

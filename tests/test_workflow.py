@@ -250,7 +250,14 @@ def test_odd_file_names_a_forgotten_features_file_and_a_failed_rebuild(tmp_path,
     ids = ["box #3", "a{b}", "<c>", "d's \"e\"", "ünï cödé", "f,g;h", "x[1]", "007"]
     for seed, key in enumerate(ids):
         draw_picture(seed).save(folder / f"{key}.jpg")
-    records = pd.DataFrame({"id": ids, "title": [f"Title {key}" for key in ids]})
+    # Left out and reported, never published grey or dropped silently: a BMP named .jpg, a hidden file, a
+    # .bmp the glob does not match. Found: an upper-case extension.
+    Image.new("RGB", (30, 20), (0, 90, 200)).save(folder / "sneaky.jpg", format="BMP")
+    draw_picture(40).save(folder / ".hidden.jpg")
+    Image.new("RGB", (30, 20)).save(folder / "other.bmp")
+    draw_picture(41).save(folder / "UPPER.JPG")
+    ids.append("UPPER")
+    records = pd.DataFrame({"id": [*ids, "sneaky", ".hidden", "other"], "title": "a title"})
     records.to_csv(tmp_path / "items.csv", index=False)
     no_columns = {"date": None, "url": None, "imageUrl": None}
     config = {"collection": {"name": "odd"}, "images": "photos/*.jpg",
@@ -261,7 +268,15 @@ def test_odd_file_names_a_forgotten_features_file_and_a_failed_rebuild(tmp_path,
     out = tmp_path / "results" / "odd"
     assert sorted(read_grid(out / "grid.csv")[0]["id"]) == sorted(ids)
     items = json.loads((out / "site" / "data" / "items.json").read_text(encoding="utf-8"))
-    assert sorted(items["id"]) == sorted(ids) and items["title"][items["id"].index("box #3")] == "Title box #3"
+    assert sorted(items["id"]) == sorted(ids) and items["title"][items["id"].index("box #3")] == "a title"
+    rejected = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
+    assert dict(zip(rejected["id"], rejected["reason"], strict=True)) == {
+        "sneaky": "a BMP file: the mosaic stage reads only GIF, JPEG, MPO, PNG, TIFF, WEBP; convert it, e.g. to JPEG",
+        ".hidden": "a hidden file (its name starts with a dot)",
+        "other": "not matched by the images glob 'photos/*.jpg'"}
+    report = pd.read_csv(out / "metadata_report.csv", dtype=str, keep_default_na=False)
+    assert set(report.loc[report["kind"] == "image_rejected", "id"]) == {"sneaky", ".hidden", "other"}
+    assert "record_without_image" not in set(report["kind"])
     neighbours = json.loads((out / "neighbours.json").read_text(encoding="utf-8"))
     assert sorted(neighbours["id"]) == sorted(ids)
 

@@ -55,3 +55,14 @@ def test_a_missing_metadata_file_is_reported_before_any_work(tmp_path, monkeypat
     with pytest.raises(PipelineError, match="metadata.items: 'items.csv' is not a file"):
         workflow_config.check_metadata_files(config)
     workflow_config.check_metadata_files({**config, "demo": {"folder": "d"}})  # the demo makes its own
+
+
+def test_a_metadata_file_in_another_encoding_is_reported_before_any_work(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "items.csv").write_bytes("id,title\n1,Café\n".encode("cp1252"))
+    config = {"collection": {"name": "x"}, "images": "*.jpg", "metadata": {"items": "items.csv"}}
+    workflow_config.check(config, SCHEMA)
+    with pytest.raises(PipelineError, match="items.csv, line 2: byte 0xe9 is not utf-8 text; set metadata.encoding"):
+        workflow_config.check_metadata_files(config)
+    config["metadata"]["encoding"] = "cp1252"
+    workflow_config.check_metadata_files(config)
