@@ -78,21 +78,25 @@ def script(stage):
     return str(BASE / "scripts" / f"{stage}.py")
 
 
-# The published site (its receipt) and every stage's output: a missing one, such as the output of a failed
+# The published site (its receipt) and every rule's output: a missing one, such as the output of a failed
 # or killed job, which Snakemake deletes, is made again and everything after it reruns, so a build never
-# ends on a result older than its inputs.
+# ends on a result older than its inputs (Snakemake would otherwise leave a missing intermediate alone).
 rule all:
     input:
         f"{OUT}/site.json",
-        f"{OUT}/layout_quality.json",
+        expand(f"{OUT}/images/shard-{{shard}}-of-{SHARDS}.csv", shard=range(SHARDS)),
         f"{OUT}/images.csv",
+        [] if FEATURES["embeddings"] else expand(f"{OUT}/features/raw-{{shard}}-of-{SHARDS}.npz", shard=range(SHARDS)),
         f"{OUT}/features.npz",
         f"{OUT}/embedding.csv",
         f"{OUT}/grid.csv",
         f"{OUT}/cells",
+        f"{OUT}/tiles",
         f"{OUT}/mosaic.json",
         f"{OUT}/items.json",
+        f"{OUT}/layout_quality.json",
         f"{OUT}/neighbours.json",
+        [f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],
 
 
 # Rules that take seconds run on the submitting host, not in a cluster job.

@@ -56,7 +56,8 @@ def make_cells(images: dict[str, str], out_dir: str | Path, size: int, fit: str 
             make_cell(path, size, fit, background).write_to_file(target, Q=95)
         except pyvips.Error as error:
             placeholder_cell(size).write_to_file(target, Q=95)
-            failures.append((key, path, str(error).strip().splitlines()[0]))
+            lines = dict.fromkeys(line.strip() for line in str(error).strip().splitlines())  # libvips repeats some
+            failures.append((key, path, "; ".join(lines)))
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         list(tqdm(pool.map(one, images.items()), total=len(images), unit="img", desc="mosaic",

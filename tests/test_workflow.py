@@ -41,26 +41,44 @@ def snakemake(workdir, *args, check=True):
     return result
 
 
-def kill_when_running(workdir, script, *args) -> int:
-    """Run snakemake and SIGKILL the job running `script` as soon as it starts; return snakemake's exit code."""
+def rule_of(command: list[str]) -> str | None:
+    """The rule a job's command line runs: its script's name (scripts/images.py serves two rules)."""
+    script = next((Path(part).stem for part in command if part.endswith(".py") and "/scripts/" in part), None)
+    if script == "images":
+        return "images" if "--join" in command else "image_shard"
+    return script
+
+
+def kill_first(workdir, rules: set[str], *args) -> str | None:
+    """Run snakemake and SIGKILL the first job of one of `rules` as soon as it starts, as the out-of-memory
+    killer would; return that rule, once snakemake has exited (None if no such job started)."""
     import psutil
 
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    process = subprocess.Popen([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-                                "--cores", "2", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline and process.poll() is None:
-        jobs = [child for child in psutil.Process(process.pid).children(recursive=True)
-                if any(script in part for part in child.cmdline())]
-        if jobs:
-            for job in jobs:
-                job.kill()
-            break
-        time.sleep(0.05)
-    else:
-        process.kill()
-        raise AssertionError(f"{script} never ran")
-    return process.wait(timeout=300)
+    cores = [] if "--cores" in args else ["--cores", "2"]
+    with open(Path(workdir) / "killed-run.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d",
+                                    str(workdir), *cores, *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+        killed = None
+        deadline = time.monotonic() + 300
+        while killed is None and process.poll() is None and time.monotonic() < deadline:
+            try:
+                children = psutil.Process(process.pid).children(recursive=True)
+            except psutil.Error:
+                break
+            for child in children:
+                try:
+                    rule = rule_of(child.cmdline())
+                    if rule in rules:
+                        child.kill()
+                        killed = rule
+                        break
+                except psutil.Error:  # ended, or a zombie, meanwhile
+                    continue
+            time.sleep(0.02)
+        code = process.wait(timeout=300)
+    assert killed is None or code != 0, f"snakemake exited 0 after {killed} was killed"
+    return killed
 
 
 def planned_jobs(output: str) -> dict[str, int]:
@@ -295,9 +313,8 @@ def test_odd_file_names_a_forgotten_features_file_and_a_failed_rebuild(tmp_path,
         return {path: path.read_bytes() for path in (out / "site").rglob("*") if path.is_file()}
 
     before = published()
-    killed = kill_when_running(tmp_path, "scripts/site.py", "--forcerun", "site", "--configfile",
-                               str(tmp_path / "odd.yaml"))
-    assert killed != 0 and published() == before
+    assert kill_first(tmp_path, {"site"}, "--forcerun", "site", "--configfile", str(tmp_path / "odd.yaml")) == "site"
+    assert published() == before
     (tmp_path / "items.csv").write_bytes("id,title\nbox #3,Caf\u00e9\n".encode("latin-1"))
     failed = snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"), check=False)
     assert failed.returncode != 0 and published() == before
@@ -318,3 +335,38 @@ def test_fewer_demo_pictures_leave_no_stale_files_behind(tmp_path):
     expected = sorted(demo_collection.demo_ids(2))
     assert sorted(read_list(list_of)) == expected
     assert sorted(path.stem for path in (tmp_path / "data" / "demo" / "images").glob("*.jpg")) == expected
+
+
+def test_a_build_killed_in_any_rule_completes_on_the_next_run_with_every_image(tmp_path, node_available):
+    """Each rule's process in turn is killed with SIGKILL, as the out-of-memory killer would, while a new
+    picture goes through the workflow; each next plain run carries on, and the last one ends with every
+    picture in the grid and the published site, nothing left to do and no temporary leftovers."""
+    from conftest import draw_picture
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(10):
+        draw_picture(seed).save(folder / f"p{seed}.jpg")
+    config = {"collection": {"name": "kill"}, "images": "photos/*.jpg",
+              "metadata": {"items": "items.csv", "columns": {"date": None, "url": None, "imageUrl": None}},
+              "features": {"pca": 4, "cache": None}, "embedding": {"iterations": 250}}
+    (tmp_path / "kill.yaml").write_text(yaml.safe_dump(config))
+    (tmp_path / "items.csv").write_text("id,title\n" + "".join(f"p{seed},Picture {seed}\n" for seed in range(11)))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "kill.yaml"))
+    draw_picture(10).save(folder / "p10.jpg")
+    # Each run goes on until a rule not yet killed starts, and that job is killed: every rule is killed once.
+    rules = {"image_shard", "images", "extract", "features", "embedding", "grid", "mosaic", "tiles", "metadata",
+             "quality", "neighbours", "manifest", "site"}
+    remaining = set(rules)
+    while remaining:
+        killed = kill_first(tmp_path, remaining, "--cores", "1", "--configfile", str(tmp_path / "kill.yaml"))
+        assert killed is not None, f"{sorted(remaining)} never ran"
+        remaining.discard(killed)
+    snakemake(tmp_path, "--configfile", str(tmp_path / "kill.yaml"))
+    out = tmp_path / "results" / "kill"
+    everyone = {f"p{seed}" for seed in range(11)}
+    assert set(read_grid(out / "grid.csv")[0]["id"]) == everyone
+    assert set(json.loads((out / "site" / "data" / "items.json").read_text())["id"]) == everyone
+    assert len(list((out / "site" / "thumbs").glob("*.jpg"))) == 11
+    assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "kill.yaml"), "-n").stdout
+    assert not [path.name for path in out.rglob("*") if ".tmp." in path.name]
