@@ -31,7 +31,7 @@ def test_cells_are_square_rgb_for_any_input_and_broken_files_get_a_placeholder(t
     out.mkdir()
     failures = mosaic.make_cells(images, out, 32, progress=False)
     assert [f[0] for f in failures] == ["broken"]
-    assert "\n" not in failures[0][2] and "; " in failures[0][2]  # libvips' lines kept, on one line: its second says why
+    assert "\n" not in failures[0][2] and "; " in failures[0][2]  # libvips' lines kept, on one line
     for key in images:
         with Image.open(out / f"{key}.jpg") as cell:
             assert cell.size == (32, 32) and cell.mode == "RGB", key

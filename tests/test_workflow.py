@@ -257,25 +257,17 @@ def test_own_collection_with_a_broken_image_in_two_shards(tmp_path, node_availab
     assert plan["image_shard"] == 1 and plan["extract"] == 1 and plan["mosaic"] == 1
 
 
-def test_odd_file_names_a_forgotten_features_file_and_a_failed_rebuild(tmp_path, node_available):
-    """Ids with characters Snakemake or CSV readers trip on build like any other; a features file deleted
-    by a failed job is made again, with the new image in it; a rebuild that fails leaves the published
-    site as it was."""
+def test_bad_input_a_forgotten_features_file_and_a_failed_rebuild(tmp_path, node_available):
+    """The bad-input collection (tests/bad_inputs.py): ids with characters Snakemake or CSV readers trip on
+    build like any other, every file left out is in rejected.csv with its reason and in the metadata report
+    as a rejected image; a features file deleted by a failed job is made again, with the new image in it;
+    a rebuild that fails or is killed leaves the published site as it was."""
+    from bad_inputs import make_bad_collection
     from conftest import draw_picture
 
     folder = tmp_path / "photos"
-    folder.mkdir()
-    ids = ["box #3", "a{b}", "<c>", "d's \"e\"", "ünï cödé", "f,g;h", "x[1]", "007"]
-    for seed, key in enumerate(ids):
-        draw_picture(seed).save(folder / f"{key}.jpg")
-    # Left out and reported, never published grey or dropped silently: a BMP named .jpg, a hidden file, a
-    # .bmp the glob does not match. Found: an upper-case extension.
-    Image.new("RGB", (30, 20), (0, 90, 200)).save(folder / "sneaky.jpg", format="BMP")
-    draw_picture(40).save(folder / ".hidden.jpg")
-    Image.new("RGB", (30, 20)).save(folder / "other.bmp")
-    draw_picture(41).save(folder / "UPPER.JPG")
-    ids.append("UPPER")
-    records = pd.DataFrame({"id": [*ids, "sneaky", ".hidden", "other"], "title": "a title"})
+    ids, expected_rejections = make_bad_collection(folder, "photos/*.jpg")
+    records = pd.DataFrame({"id": [*ids, *expected_rejections], "title": "a title"})
     records.to_csv(tmp_path / "items.csv", index=False)
     no_columns = {"date": None, "url": None, "imageUrl": None}
     config = {"collection": {"name": "odd"}, "images": "photos/*.jpg",
@@ -288,12 +280,9 @@ def test_odd_file_names_a_forgotten_features_file_and_a_failed_rebuild(tmp_path,
     items = json.loads((out / "site" / "data" / "items.json").read_text(encoding="utf-8"))
     assert sorted(items["id"]) == sorted(ids) and items["title"][items["id"].index("box #3")] == "a title"
     rejected = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
-    assert dict(zip(rejected["id"], rejected["reason"], strict=True)) == {
-        "sneaky": "a BMP file: the mosaic stage reads only GIF, JPEG, MPO, PNG, TIFF, WEBP; convert it, e.g. to JPEG",
-        ".hidden": "a hidden file (its name starts with a dot)",
-        "other": "not matched by the images glob 'photos/*.jpg'"}
+    assert dict(zip(rejected["id"], rejected["reason"], strict=True)) == expected_rejections
     report = pd.read_csv(out / "metadata_report.csv", dtype=str, keep_default_na=False)
-    assert set(report.loc[report["kind"] == "image_rejected", "id"]) == {"sneaky", ".hidden", "other"}
+    assert set(report.loc[report["kind"] == "image_rejected", "id"]) == set(expected_rejections)
     assert "record_without_image" not in set(report["kind"])
     neighbours = json.loads((out / "neighbours.json").read_text(encoding="utf-8"))
     assert sorted(neighbours["id"]) == sorted(ids)
