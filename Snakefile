@@ -14,7 +14,7 @@
 #   quality          how well the layout keeps neighbours layout_quality.json
 #   neighbours       each image's most similar images     neighbours.json (the viewer's "more like this")
 #   manifest         IIIF Presentation 3 (if tiles.iiif)  iiif-manifest.json
-#   site             viewer + tiles + JSON, static        site/
+#   site             viewer + tiles + JSON, static        site/ (swapped in whole when complete), site.json
 #
 # Outputs go to results/<collection.name>/ and are keyed by image id (the file name without extension).
 # Each stage is one script in scripts/ that also runs on its own (python scripts/<stage>.py -h).
