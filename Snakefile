@@ -67,6 +67,8 @@ try:
 except PipelineError as error:
     raise WorkflowError(str(error))
 SHARD_DIGESTS = workflow_config.shard_digests(PLANNED, SHARDS)
+# A receipt for a site that is no longer there (deleted by hand) is forgotten, so the site is built again.
+workflow_config.forget_lost_site(Path(OUT) / "site.json", Path(OUT) / "site" / "index.html")
 
 
 wildcard_constraints:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import copy
 import os
+import sys
+from pathlib import Path
 
 import jsonschema
 import yaml
@@ -132,3 +134,10 @@ def check_grid(config: dict, count: int) -> None:
     except PipelineError as error:
         raise PipelineError(f"grid.size: {error}") from None
 
+
+def forget_lost_site(receipt: Path, page: Path) -> None:
+    """Delete the site's receipt when the site it records is gone: Snakemake sees only the receipt (the site
+    folder is replaced outside its view), so without this a site deleted by hand would never come back."""
+    if receipt.is_file() and not page.is_file():
+        receipt.unlink()
+        print(f"{page.parent} is gone: it will be published again", file=sys.stderr)

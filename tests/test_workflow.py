@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -303,6 +304,12 @@ def test_bad_input_a_forgotten_features_file_and_a_failed_rebuild(tmp_path, node
 
     before = published()
     assert kill_first(tmp_path, {"site"}, "--forcerun", "site", "--configfile", str(tmp_path / "odd.yaml")) == "site"
+    assert published() == before
+    # A published site deleted by hand is built again, though its receipt is still there.
+    shutil.rmtree(out / "site")
+    assert planned_jobs(snakemake(tmp_path, "-n", "--configfile", str(tmp_path / "odd.yaml")).stdout) == {
+        "site": 1, "all": 1}
+    snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"))
     assert published() == before
     (tmp_path / "items.csv").write_bytes("id,title\nbox #3,Caf\u00e9\n".encode("latin-1"))
     failed = snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"), check=False)
