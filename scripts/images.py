@@ -107,14 +107,9 @@ def scan_images(pattern: str, formats=DEFAULT_FORMATS) -> tuple[list[ImageFile],
     return sorted(found.values()), sorted(excluded)
 
 
-def list_images(pattern: str, formats=DEFAULT_FORMATS) -> list[ImageFile]:
-    """The collection's images (see scan_images), sorted by id."""
-    return scan_images(pattern, formats)[0]
-
-
 def find_images(pattern: str) -> dict[str, str]:
-    """Map id -> path for the files matching a glob, sorted by id (see list_images)."""
-    return {row.id: row.path for row in list_images(pattern)}
+    """Map id -> path of the collection's images, sorted by id (see scan_images)."""
+    return {row.id: row.path for row in scan_images(pattern)[0]}
 
 
 def shard_of(key: str, count: int) -> int:
@@ -159,11 +154,6 @@ def read_all(path: str | os.PathLike) -> tuple[list[ImageFile], list[tuple[str, 
         raise PipelineError(f"image list not found: {path}") from None
 
 
-def read_rows(path: str | os.PathLike) -> list[ImageFile]:
-    """The images of an image list."""
-    return read_all(path)[0]
-
-
 def read_excluded(path: str | os.PathLike) -> list[tuple[str, str, str]]:
     """The files an image list leaves out, as (id, path, reason): reported like unreadable images."""
     return read_all(path)[1]
@@ -171,7 +161,7 @@ def read_excluded(path: str | os.PathLike) -> list[tuple[str, str, str]]:
 
 def read_list(path: str | os.PathLike, shard: tuple[int, int] | None = None) -> dict[str, str]:
     """id -> path from images.csv; with `shard` (index, count) only that shard's images."""
-    images = {row.id: row.path for row in read_rows(path)}
+    images = {row.id: row.path for row in read_all(path)[0]}
     if shard is not None:
         index, count = shard
         images = {key: value for key, value in images.items() if shard_of(key, count) == index}

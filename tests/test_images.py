@@ -42,12 +42,12 @@ def test_the_list_keeps_odd_names_and_reads_back_by_id_and_by_shard(tmp_path):
 def test_the_digest_sees_an_added_removed_or_edited_picture(tmp_path):
     for name in ("a", "b"):
         (tmp_path / f"{name}.jpg").write_bytes(b"x")
-    before = images.digest(images.list_images(str(tmp_path / "*.jpg")))
-    assert images.digest(images.list_images(str(tmp_path / "*.jpg"))) == before
+    before = images.digest(images.scan_images(str(tmp_path / "*.jpg"))[0])
+    assert images.digest(images.scan_images(str(tmp_path / "*.jpg"))[0]) == before
     (tmp_path / "b.jpg").write_bytes(b"xy")  # edited in place: another size
-    edited = images.digest(images.list_images(str(tmp_path / "*.jpg")))
+    edited = images.digest(images.scan_images(str(tmp_path / "*.jpg"))[0])
     (tmp_path / "c.jpg").write_bytes(b"x")
-    added = images.digest(images.list_images(str(tmp_path / "*.jpg")))
+    added = images.digest(images.scan_images(str(tmp_path / "*.jpg"))[0])
     assert len({before, edited, added}) == 3
 
 

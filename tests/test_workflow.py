@@ -33,10 +33,17 @@ TINY = {
 }
 
 
-def snakemake(workdir, *args, check=True):
+def snakemake_command(workdir, *args) -> tuple[list[str], dict]:
+    """The command line running this Snakefile in `workdir` (2 cores unless --cores is given), and an
+    environment whose `python` is this venv's, as the rules' shell commands need."""
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    result = subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
-                             "--cores", "2", *args], capture_output=True, text=True, env=env)
+    cores = [] if "--cores" in args else ["--cores", "2"]
+    return [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir), *cores, *args], env
+
+
+def snakemake(workdir, *args, check=True):
+    command, env = snakemake_command(workdir, *args)
+    result = subprocess.run(command, capture_output=True, text=True, env=env)
     if check:
         assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return result
@@ -55,11 +62,9 @@ def kill_first(workdir, rules: set[str], *args) -> str | None:
     killer would; return that rule, once snakemake has exited (None if no such job started)."""
     import psutil
 
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    cores = [] if "--cores" in args else ["--cores", "2"]
+    command, env = snakemake_command(workdir, *args)
     with open(Path(workdir) / "killed-run.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d",
-                                    str(workdir), *cores, *args], stdout=log, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
         killed = None
         deadline = time.monotonic() + 300
         while killed is None and process.poll() is None and time.monotonic() < deadline:

@@ -66,3 +66,12 @@ def test_a_metadata_file_in_another_encoding_is_reported_before_any_work(tmp_pat
         workflow_config.check_metadata_files(config)
     config["metadata"]["encoding"] = "cp1252"
     workflow_config.check_metadata_files(config)
+
+
+def test_the_image_formats_have_one_source_of_truth():
+    """The schema's default and choices are what the stages' command lines default to and accept."""
+    import images
+
+    formats = yaml.safe_load(SCHEMA.read_text())["properties"]["image_formats"]
+    assert formats["default"] == list(images.DEFAULT_FORMATS)
+    assert sorted(formats["items"]["enum"]) == sorted(images.READABLE_FORMATS)
