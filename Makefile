@@ -1,8 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   install everything, build the demo collection, serve the viewer
 #   make test   install everything, run the whole test suite and the checkers
-# Other targets: make setup | browser | run | serve | dag | test-fast | lint | docs | bench | bench-viewer
-#                | bench-plan | e2e | clean
+# Other targets: make setup | browser | slurm | run | serve | dag | test-fast | test-cluster | lint | docs
+#                | bench | bench-viewer | bench-plan | bench-resources | e2e | clean
 
 PYTHON ?= python3
 CORES ?= 2
@@ -11,7 +11,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: demo test test-fast lint docs setup browser run serve dag bench bench-viewer bench-plan e2e clean
+.PHONY: demo test test-fast test-cluster lint docs setup browser slurm run serve dag bench bench-viewer bench-plan \
+	bench-resources e2e clean
 
 demo: run serve
 
@@ -49,6 +50,19 @@ browser:
 	echo "Installing Chromium (apt-get) for the viewer's browser tests"; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends chromium
 
+# SLURM for the cluster test (tests/test_cluster.py starts a one-node cluster of it): Debian's packages,
+# installed with apt-get when slurmctld is missing. Where that cannot be done, the test says why and is skipped.
+slurm:
+	@if PATH="$$PATH:/usr/sbin" command -v slurmctld >/dev/null 2>&1; then exit 0; fi; \
+	SUDO=; [ "$$(id -u)" = 0 ] || SUDO="sudo -n"; \
+	if ! command -v apt-get >/dev/null 2>&1 || ! $$SUDO true 2>/dev/null; then \
+		echo "note: SLURM is not installed and cannot be here (needs apt-get and root); the cluster test will be skipped"; \
+		exit 0; \
+	fi; \
+	echo "Installing SLURM (apt-get: slurmctld slurmd slurm-client munge) for the cluster test"; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+		slurmctld slurmd slurm-client munge
+
 run: setup
 	$(BIN)/snakemake --cores $(CORES)
 
@@ -58,14 +72,18 @@ serve: setup
 dag: setup
 	$(BIN)/snakemake --dag
 
-test: setup browser lint
+test: setup browser slurm lint
 	$(BIN)/python -m pytest tests
 	npm test --prefix viewer
 
-# The fast loop: every test but the whole-workflow, browser and slow ones (under a minute).
+# The fast loop: every test but the whole-workflow, browser, cluster and slow ones (under a minute).
 test-fast: setup
-	$(BIN)/python -m pytest tests -m "not workflow and not browser and not slow"
+	$(BIN)/python -m pytest tests -m "not workflow and not browser and not cluster and not slow"
 	npm test --prefix viewer
+
+# Only the cluster test: the workflow on a one-node SLURM cluster started (and stopped) by the test.
+test-cluster: setup slurm
+	$(BIN)/python -m pytest tests/test_cluster.py -v
 
 # Checkers: Snakemake's linter, ruff on the Python, snakefmt on the Snakefile, the generated docs.
 lint: setup
@@ -85,6 +103,10 @@ e2e: setup browser
 # How long planning takes (snakemake -n) on an up-to-date 13,000-image collection (needs ../shared/data/amnh-sample).
 bench-plan: setup
 	$(BIN)/python bench/plan_time.py
+
+# Time and peak memory of every rule on a 13,000-image build: the figures behind profiles/slurm.
+bench-resources: setup
+	$(BIN)/python bench/rule_resources.py
 
 bench: setup
 	$(BIN)/python bench/demo_run.py

@@ -7,9 +7,10 @@
 #   features         shards joined -> PCA                 features.npz, rejected.csv
 #   embedding        features -> 2-D (t-SNE or UMAP)      embedding.csv         (id,x,y)
 #   grid             one cell per image                   grid.csv              (id,col,row)
-#   mosaic           each image fitted to a cell          cells/<id>.jpg
-#   tiles            cells on the grid -> one pyramid     tiles/ (Deep Zoom, IIIF level 0, preview.jpg),
-#                                                         mosaic.json (its geometry)
+#   mosaic           each image fitted to a cell, in M    cells/shard-<i>-of-<M>/<id>.jpg
+#                    shards
+#   tiles            the shards' cells gathered on the    tiles/ (Deep Zoom, IIIF level 0, preview.jpg),
+#                    grid -> one pyramid                  mosaic.json (its geometry)
 #   metadata         CSVs joined with the grid            items.json, metadata_report.csv, subjects.csv
 #   quality          how well the layout keeps neighbours layout_quality.json
 #   neighbours       each image's most similar images     neighbours.json (the viewer's "more like this")
@@ -19,6 +20,7 @@
 # Outputs go to results/<collection.name>/ and are keyed by image id (the file name without extension).
 # Each stage is one script in scripts/ that also runs on its own (python scripts/<stage>.py -h).
 # Run: snakemake --cores 2        Plan: snakemake -n        Picture: snakemake --dag | dot -Tsvg
+# On a cluster: snakemake --profile profiles/slurm (see README); rules that take seconds stay on the host.
 #
 # Planning stays cheap: this file imports only the standard library, PyYAML and jsonschema (through
 # scripts/workflow_config.py and scripts/images.py, which `make setup` puts on the virtual
@@ -61,14 +63,19 @@ OUT = f"results/{NAME}"
 DEMO = config.get("demo")
 FEATURES = config["features"]
 SHARDS = FEATURES["shards"]
-try:
-    PLANNED = workflow_config.planned_images(config)
-    workflow_config.check_metadata_files(config)
-except PipelineError as error:
-    raise WorkflowError(str(error))
-SHARD_DIGESTS = workflow_config.shard_digests(PLANNED, SHARDS)
-# A receipt for a site that is no longer there (deleted by hand) is forgotten, so the site is built again.
-workflow_config.forget_lost_site(Path(OUT) / "site.json", Path(OUT) / "site" / "index.html")
+MOSAIC_SHARDS = config["mosaic"]["shards"]
+# Planning looks at the collection once, in the main process. A job's own process (a cluster job, which
+# parses this file again) is told what to run and reads the image lists: it neither lists the collection
+# nor touches the published site.
+if workflow.is_main_process:
+    try:
+        PLANNED = workflow_config.planned_images(config)
+        workflow_config.check_metadata_files(config)
+    except PipelineError as error:
+        raise WorkflowError(str(error))
+    SHARD_DIGESTS = workflow_config.shard_digests(PLANNED, SHARDS)
+    # A receipt for a site that is no longer there (deleted by hand) is forgotten, so the site is built again.
+    workflow_config.forget_lost_site(Path(OUT) / "site.json", Path(OUT) / "site" / "index.html")
 
 
 wildcard_constraints:
@@ -92,7 +99,7 @@ rule all:
         f"{OUT}/features.npz",
         f"{OUT}/embedding.csv",
         f"{OUT}/grid.csv",
-        f"{OUT}/cells",
+        expand(f"{OUT}/cells/shard-{{shard}}-of-{MOSAIC_SHARDS}", shard=range(MOSAIC_SHARDS)),
         f"{OUT}/tiles",
         f"{OUT}/mosaic.json",
         f"{OUT}/items.json",
@@ -101,7 +108,8 @@ rule all:
         [f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],
 
 
-# Rules that take seconds run on the submitting host, not in a cluster job.
+# Rules that take seconds run on the submitting host, not in a cluster job (the site also needs Node.js
+# to bundle the viewer); metadata, quality and neighbours go to the cluster as one job (group annotate).
 localrules:
     all,
     image_shard,
@@ -129,6 +137,10 @@ if DEMO:
             per_source=DEMO["per_source"],
         shell:
             "python {params.script} --out {params.folder:q} --per-source {params.per_source} 2>&1 | tee {log}"
+
+    # The demo's generator takes seconds: it runs on the submitting host too.
+    localrules:
+        demo_collection,
 
 
 rule image_shard:
@@ -279,6 +291,7 @@ rule grid:
         f"{OUT}/benchmarks/grid.tsv"
     conda:
         "envs/grid.yaml"
+    threads: 1
     params:
         script=script("grid"),
         method=GRID["method"],
@@ -293,16 +306,19 @@ rule grid:
         " --swap-radius {params.swap_radius} --seed {params.seed} 2>&1 | tee {log}"
 
 
+CELLS = expand(f"{OUT}/cells/shard-{{shard}}-of-{MOSAIC_SHARDS}", shard=range(MOSAIC_SHARDS))
+
+
 rule mosaic:
     input:
         grid=f"{OUT}/grid.csv",
         images=f"{OUT}/images.csv",
     output:
-        directory(f"{OUT}/cells"),
+        directory(f"{OUT}/cells/shard-{{shard}}-of-{MOSAIC_SHARDS}"),
     log:
-        f"{OUT}/logs/mosaic.log",
+        f"{OUT}/logs/mosaic-{{shard}}.log",
     benchmark:
-        f"{OUT}/benchmarks/mosaic.tsv"
+        f"{OUT}/benchmarks/mosaic-{{shard}}.tsv"
     conda:
         "envs/tiles.yaml"
     threads: config["jobs"]
@@ -311,15 +327,18 @@ rule mosaic:
         size=config["tiles"]["size"],
         fit=config["mosaic"]["fit"],
         background=",".join(map(str, config["mosaic"]["background"])),
+        shards=MOSAIC_SHARDS,
     shell:
         "python {params.script} --in {input.grid} --images {input.images} --out {output} --cell-size {params.size}"
-        " --fit {params.fit} --background {params.background} --jobs {threads} 2>&1 | tee {log}"
+        " --fit {params.fit} --background {params.background} --shard {wildcards.shard}/{params.shards}"
+        " --jobs {threads} 2>&1 | tee {log}"
 
 
+# Tiles gathers the mosaic's shards: one job, as it writes one pyramid.
 rule tiles:
     input:
         grid=f"{OUT}/grid.csv",
-        cells=f"{OUT}/cells",
+        cells=CELLS,
     output:
         tiles=directory(f"{OUT}/tiles"),
         geometry=f"{OUT}/mosaic.json",
@@ -362,6 +381,8 @@ rule metadata:
         f"{OUT}/logs/metadata.log",
     benchmark:
         f"{OUT}/benchmarks/metadata.tsv"
+    group:
+        "annotate"
     conda:
         "envs/metadata.yaml"
     params:
@@ -396,6 +417,8 @@ rule quality:
         f"{OUT}/logs/quality.log",
     benchmark:
         f"{OUT}/benchmarks/quality.tsv"
+    group:
+        "annotate"
     conda:
         "envs/grid.yaml"
     params:
@@ -415,6 +438,8 @@ rule neighbours:
         f"{OUT}/logs/neighbours.log",
     benchmark:
         f"{OUT}/benchmarks/neighbours.tsv"
+    group:
+        "annotate"
     conda:
         "envs/grid.yaml"
     params:
@@ -456,7 +481,7 @@ rule site:
     input:
         tiles=f"{OUT}/tiles",
         geometry=f"{OUT}/mosaic.json",
-        cells=f"{OUT}/cells",
+        cells=CELLS,
         json=f"{OUT}/items.json",
         neighbours=f"{OUT}/neighbours.json",
         manifest=[f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],

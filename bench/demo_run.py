@@ -20,7 +20,7 @@ import yaml
 from machine import describe_machine  # bench/machine.py
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ["demo_collection", "extract-0", "features", "embedding", "grid", "mosaic", "tiles", "metadata", "site"]
+RULES = ["demo_collection", "extract-0", "features", "embedding", "grid", "mosaic-0", "tiles", "metadata", "site"]
 
 
 def main():

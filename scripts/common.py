@@ -26,6 +26,26 @@ class PipelineError(Exception):
     """An error in the user's input that the CLI reports as one clear line, without a traceback."""
 
 
+def cell_files(folders) -> dict[str, Path]:
+    """id -> cell file, gathered from the mosaic stage's folders (one per shard).
+
+    An id found in two folders is an error: the shards of one mosaic never share an image.
+    """
+    found: dict[str, Path] = {}
+    for folder in map(Path, folders):
+        try:
+            entries = list(os.scandir(folder))
+        except FileNotFoundError:
+            raise PipelineError(f"folder of cells not found: {folder}; rerun the mosaic stage") from None
+        for entry in entries:
+            if entry.name.endswith(CELL_FORMAT) and not entry.name.startswith("."):
+                key = entry.name[: -len(CELL_FORMAT)]
+                if key in found:
+                    raise PipelineError(f"image {key!r} has a cell in both {found[key].parent} and {folder}")
+                found[key] = Path(entry.path)
+    return found
+
+
 def parse_grid_size(text: str) -> tuple[int, int]:
     """Parse 'COLSxROWS' (the original's -grid/-gsize format) into (cols, rows)."""
     try:

@@ -204,7 +204,9 @@ def main(argv=None):
                    "jpeg_decoding": "reduced DCT scale where views keep full resolution",
                    "resize": "bilinear, antialiased (PyTorch uint8 kernel)"}
     cache = VectorCache(args.cache, {k: v for k, v in description.items() if k != "device"}) if args.cache else None
-    print(f"extract: {len(images)} images, model {description['model']}, shard {args.shard}", file=sys.stderr)
+    part = f", shard {args.shard}" if shard[1] > 1 else ""
+    print(f"extract: {len(images)} images of {args.images or args.input}, model {description['model']}{part}",
+          file=sys.stderr)
     on_gpu = str(description.get("device")).startswith("cuda")
     decoders = args.decoders or (args.jobs if on_gpu else max(1, args.jobs // 4))
     ids, raw, rejected, counts = extract(images, model, args.batch, decoders, cache, tuple(args.crops), args.flip,

@@ -3,7 +3,9 @@
 libvips (pyvips) makes each cell with shrink-on-load, honouring EXIF orientation and converting
 any colour mode to 8-bit sRGB, then fills the cell by centre-cropping as the original did (or
 letterboxes it). A file that fails to decode here gets a plain placeholder cell and a line in
-``cells_report.csv``, so the mosaic never stops halfway. The tiles stage places these cells.
+``cells_report.csv``, so the mosaic never stops halfway. With ``--shard i/N`` a job makes only the cells
+of the images in shard i (fixed by a hash of the id, as for extraction), so a large mosaic spreads over a
+cluster; the tiles stage gathers the shards' folders and places the cells.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from common import CELL_FORMAT, PipelineError, atomic_dir, parse_colour, parse_tile, run_cli
-from images import find_images, read_list
+from images import find_images, parse_shard, read_list, shard_of
 from tables import read_grid
 
 
@@ -78,6 +80,8 @@ def main(argv=None):
     parser.add_argument("--background", "-background", default="0,0,0",
                         help="R,G,B behind letterboxed or transparent images")
     parser.add_argument("--jobs", "-jobs", type=int, default=2)
+    parser.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
+                        help="make only the cells of shard I of N (default 0/1: all)")
     args = parser.parse_args(argv)
 
     grid, _, _ = read_grid(args.input)
@@ -88,13 +92,15 @@ def main(argv=None):
                             f"e.g. {missing[:3]}")
     size = parse_tile(args.tile)
     background = parse_colour(args.background)
-    wanted = {key: images[key] for key in grid["id"]}
+    shard, shards = args.shard
+    wanted = {key: images[key] for key in grid["id"] if shard_of(key, shards) == shard}
     with atomic_dir(args.output) as temp:
         failures = make_cells(wanted, temp, size, args.fit, background, args.jobs)
         pd.DataFrame(failures, columns=["id", "path", "reason"]).to_csv(Path(temp) / "cells_report.csv", index=False)
     for _key, path, reason in failures:
         print(f"mosaic: placeholder for {path}: {reason}", file=sys.stderr)
-    print(f"mosaic: wrote {len(wanted)} cells of {size}px to {args.output}", file=sys.stderr)
+    part = f" (shard {shard} of {shards})" if shards > 1 else ""
+    print(f"mosaic: wrote {len(wanted)} cells of {size}px to {args.output}{part}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import PipelineError, atomic_dir, atomic_path, link_or_copy, read_geometry, run_cli
+from common import PipelineError, atomic_dir, atomic_path, cell_files, link_or_copy, read_geometry, run_cli
 
 
 def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
@@ -51,9 +51,10 @@ def collection_json(mosaic: dict, name: str, title: str, description: str, about
     }
 
 
-def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: dict, manifest=None,
+def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items_json, collection: dict, manifest=None,
              neighbours=None) -> None:
-    """Write the complete site into out_dir (a fresh folder)."""
+    """Write the complete site into out_dir (a fresh folder); the cells of the mosaic's folders (one per
+    shard) become one folder of thumbnails."""
     out_dir = Path(out_dir)
     build_viewer(viewer_dir, out_dir)
     unpublished = shutil.ignore_patterns("*.csv", ".snakemake_*")  # reports, and Snakemake's own marks
@@ -62,7 +63,9 @@ def assemble(out_dir, viewer_dir, tiles_dir, cells_dir, items_json, collection: 
     if manifest:
         (out_dir / "iiif").mkdir()
         link_or_copy(manifest, out_dir / "iiif" / "manifest.json")
-    shutil.copytree(cells_dir, out_dir / "thumbs", copy_function=link_or_copy, ignore=unpublished)
+    (out_dir / "thumbs").mkdir()
+    for path in cell_files(cell_folders).values():
+        link_or_copy(path, out_dir / "thumbs" / path.name)
     (out_dir / "data").mkdir(exist_ok=True)
     link_or_copy(items_json, out_dir / "data" / "items.json")
     if neighbours:
@@ -75,7 +78,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tiles", "-tiles", required=True, help="folder with mosaic.dzi from the tiles stage")
     parser.add_argument("--geometry", default=None, help="mosaic.json of the tiles stage (default: beside --tiles)")
-    parser.add_argument("--cells", "-cells", required=True, help="folder of cells from the mosaic stage")
+    parser.add_argument("--cells", "-cells", required=True, nargs="+",
+                        help="folder(s) of cells from the mosaic stage (one per shard)")
     parser.add_argument("--items", "-items", required=True, help="items JSON from the metadata stage")
     parser.add_argument("--neighbours", "-neighbours", default=None,
                         help="neighbours JSON from the neighbours stage (more like this)")

@@ -36,10 +36,10 @@ from PIL import Image
 from tqdm import tqdm
 
 from common import (
-    CELL_FORMAT,
     PipelineError,
     atomic_dir,
     atomic_path,
+    cell_files,
     in_order,
     link_or_copy,
     parse_colour,
@@ -245,8 +245,10 @@ def iiif_info(base_url: str, width: int, height: int, tile: int, fmt: str) -> di
     }
 
 
-def load_cell(path: Path, size: int):
-    """A cell's pixels, or None (with the reason) if the file cannot be read as an image."""
+def load_cell(path: Path | None, size: int):
+    """A cell's pixels, or None (with the reason) if there is no file or it cannot be read as an image."""
+    if path is None:
+        return None, "no cell: the mosaic stage made none for this image"
     try:
         with Image.open(path) as image:
             pixels = np.asarray(image.convert("RGB"))
@@ -261,9 +263,9 @@ def load_cell(path: Path, size: int):
 class Bands:
     """The mosaic cut into bands of pixel rows, and the work of one band: everything a worker needs."""
 
-    def __init__(self, by_cell: dict, cols: int, rows: int, cells_dir: Path, out_dir: Path, cell_size: int,
+    def __init__(self, by_cell: dict, cols: int, rows: int, cell_paths: dict, out_dir: Path, cell_size: int,
                  tile: int, overlap: int, tile_format: str, quality: int, background, iiif: bool):
-        self.by_cell, self.cols, self.cells_dir, self.cell_size = by_cell, cols, cells_dir, cell_size
+        self.by_cell, self.cols, self.cell_paths, self.cell_size = by_cell, cols, cell_paths, cell_size
         self.sink_settings = (out_dir, cols * cell_size, rows * cell_size, tile, overlap, tile_format, quality, iiif)
         self.width, self.height, self.tile, self.overlap = cols * cell_size, rows * cell_size, tile, overlap
         self.empty = np.empty((cell_size, cell_size, 3), np.uint8)
@@ -293,7 +295,7 @@ class Bands:
             for col in range(self.cols):
                 key = self.by_cell.get((col, row))
                 pixels, problem = (self.empty, None) if key is None else load_cell(
-                    self.cells_dir / f"{key}{CELL_FORMAT}", self.cell_size)
+                    self.cell_paths.get(key), self.cell_size)
                 if problem is not None:
                     failures.append((key, problem))
                     pixels = self.empty
@@ -340,11 +342,12 @@ def _write_band(span: tuple[int, int]):
     return _BANDS.write(span)
 
 
-def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, cell_size: int, tile: int = 128,
+def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, cell_size: int, tile: int = 128,
                   overlap: int = 1, tile_format: str = "jpg", quality: int = 90, background=(0, 0, 0),
                   iiif_base: str | None = None, jobs: int = 2, progress: bool = True) -> dict:
     """Write the pyramid of the cells placed by `grid` into out_dir; returns mosaic.json's content.
 
+    `cells` is the mosaic stage's folder of cells, or a list of its shards' folders (gathered here).
     With `iiif_base` (the URL the iiif/ folder will be served from) the IIIF files are written too.
     Cells that cannot be read are drawn in the background colour and listed in tiles_report.csv.
     `jobs` worker processes write the bands of the deepest levels (1: all in this process).
@@ -356,10 +359,11 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, 
     by_cell = {(int(col), int(row)): key for key, col, row in grid[["id", "col", "row"]].itertuples(index=False)}
     if len(by_cell) != len(grid):
         raise PipelineError("the grid puts two images in the same cell")
-    out_dir, cells_dir = Path(out_dir), Path(cells_dir)
+    out_dir = Path(out_dir)
+    cell_paths = cell_files([cells] if isinstance(cells, str | Path) else cells)
     out_dir.mkdir(parents=True, exist_ok=True)
     width, height = cols * cell_size, rows * cell_size
-    bands = Bands(by_cell, cols, rows, cells_dir, out_dir, cell_size, tile, overlap, tile_format, quality,
+    bands = Bands(by_cell, cols, rows, cell_paths, out_dir, cell_size, tile, overlap, tile_format, quality,
                   background, iiif_base is not None)
     workers = min(max(1, jobs), len(bands.spans))
     # Where the system can fork, workers are forked (at the first submit) before this process starts
@@ -402,7 +406,8 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells_dir, out_dir, 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--in", "-in", dest="input", required=True, help="grid CSV (id,col,row)")
-    parser.add_argument("--cells", "-cells", required=True, help="folder of cells written by the mosaic stage")
+    parser.add_argument("--cells", "-cells", required=True, nargs="+",
+                        help="folder(s) of cells written by the mosaic stage (one per shard)")
     parser.add_argument("--out", "-out", dest="output", required=True,
                         help="folder for mosaic.dzi, mosaic_files/ and iiif/")
     parser.add_argument("--cell-size", "-tile", dest="tile", default="128",

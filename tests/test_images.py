@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 import images
 from common import PipelineError
@@ -90,6 +91,28 @@ print(len(rows), heavy)
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["336", "[]"], result.stdout
+
+
+def test_a_cluster_job_neither_lists_the_collection_nor_touches_the_site(tmp_path):
+    """A cluster job runs Snakemake on the Snakefile again, told which job to run (`--mode remote`): it must not
+    glob the collection (slow on a shared file system, and the job only needs images.csv) nor forget the
+    site's receipt. Here the images are gone: planning fails on that, the job's own parse does not."""
+    config = tmp_path / "c.yaml"
+    (tmp_path / "items.csv").write_text("id,title\n1,One\n")
+    config.write_text(yaml.safe_dump({"collection": {"name": "c", "title": "C"}, "images": "gone/*.jpg",
+                                      "metadata": {"items": "items.csv"}}))
+    (tmp_path / "results" / "c").mkdir(parents=True)
+    receipt = tmp_path / "results" / "c" / "site.json"
+    receipt.write_text("{}")  # a receipt whose site is missing: the main process would forget it
+    command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "1", "--dry-run"]
+    planning = subprocess.run([*command, "--configfile", str(config)], capture_output=True, text=True, cwd=tmp_path)
+    assert planning.returncode != 0 and "matches no files" in planning.stderr + planning.stdout
+    receipt.write_text("{}")
+    job = subprocess.run([*command, "--target-jobs", "grid:", "--allowed-rules", "grid", "--force", "--nolock",
+                          "--mode", "remote", "--configfiles", str(config)], capture_output=True, text=True,
+                         cwd=tmp_path)
+    assert job.returncode == 0, job.stdout[-2000:] + job.stderr[-2000:]
+    assert "rule grid:" in job.stdout + job.stderr and receipt.exists()
 
 
 def test_images_are_found_in_any_case_and_what_is_left_out_is_reported(tmp_path, monkeypatch):

@@ -274,3 +274,48 @@ def test_worker_processes_report_broken_cells_and_stop_on_a_wrong_sized_one(tmp_
     with pytest.raises(PipelineError, match="expected 32x32; rerun the mosaic stage"):
         tiles.write_pyramid(grid_table, 3, 40, tmp_path / "cells", tmp_path / "out2", 32, 32, 1, jobs=2,
                             progress=False)
+
+
+def test_the_mosaic_in_shards_gathers_into_the_same_pyramid(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    keys = [f"{i:03d}" for i in range(11)]
+    for i, key in enumerate(keys):
+        Image.new("RGB", (50, 40), tuple(int(v) for v in np.random.default_rng(i).integers(0, 255, 3))).save(
+            source / f"{key}.png")
+    make_grid_file(tmp_path / "grid.csv", keys, 4, 3)
+    common = ["-in", str(tmp_path / "grid.csv"), "-image", str(source / "*.png"), "-tile", "32"]
+    mosaic.main([*common, "-out", str(tmp_path / "whole")])
+    shards = [tmp_path / f"shard-{i}-of-3" for i in range(3)]
+    for i, folder in enumerate(shards):
+        mosaic.main([*common, "-out", str(folder), "--shard", f"{i}/3"])
+    parts = [{path.stem for path in folder.glob("*.jpg")} for folder in shards]
+    assert sum(map(len, parts)) == 11 and set().union(*parts) == set(keys) and all(parts)  # disjoint, complete
+    args = ["-in", str(tmp_path / "grid.csv"), "-tile", "32", "-tsize", "32"]
+    tiles.main([*args, "-cells", str(tmp_path / "whole"), "-out", str(tmp_path / "t1")])
+    tiles.main([*args, "-cells", *map(str, shards), "-out", str(tmp_path / "t2")])
+    deepest = max(int(level.name) for level in (tmp_path / "t1" / "mosaic_files").iterdir())
+    for tile in (tmp_path / "t1" / "mosaic_files" / str(deepest)).iterdir():
+        assert tile.read_bytes() == (tmp_path / "t2" / "mosaic_files" / str(deepest) / tile.name).read_bytes()
+    assert pd.read_csv(tmp_path / "t2" / "tiles_report.csv").empty
+    # A shard left out is not a silent gap: its cells are reported as placeholders.
+    tiles.main([*args, "-cells", *map(str, shards[:2]), "-out", str(tmp_path / "t3")])
+    report = pd.read_csv(tmp_path / "t3" / "tiles_report.csv", dtype=str)
+    assert set(report["id"]) == parts[2] and report["reason"].str.contains("no cell").all()
+
+
+def test_cells_of_shards_are_gathered_by_id_and_a_clash_or_missing_folder_is_an_error(tmp_path):
+    from common import cell_files
+
+    for name, keys in {"a": ["1", "2"], "b": ["3"]}.items():
+        (tmp_path / name).mkdir()
+        for key in keys:
+            (tmp_path / name / f"{key}.jpg").write_bytes(b"x")
+        (tmp_path / name / "cells_report.csv").write_text("id,path,reason\n")
+    found = cell_files([tmp_path / "a", tmp_path / "b"])
+    assert found == {"1": tmp_path / "a" / "1.jpg", "2": tmp_path / "a" / "2.jpg", "3": tmp_path / "b" / "3.jpg"}
+    (tmp_path / "b" / "2.jpg").write_bytes(b"x")
+    with pytest.raises(PipelineError, match="'2' has a cell in both"):
+        cell_files([tmp_path / "a", tmp_path / "b"])
+    with pytest.raises(PipelineError, match="folder of cells not found"):
+        cell_files([tmp_path / "c"])

@@ -97,7 +97,10 @@ def planned_jobs(output: str) -> dict[str, int]:
 def write_config(path, changes=None):
     config = json.loads(json.dumps(TINY))
     for section, values in (changes or {}).items():
-        config.setdefault(section, {}).update(values)
+        if isinstance(values, dict):
+            config.setdefault(section, {}).update(values)
+        else:
+            config[section] = values
     path.write_text(yaml.safe_dump(config))
     return path
 
