@@ -121,6 +121,10 @@ def start(folder: Path = DEFAULT_FOLDER) -> None:
     reason = unavailable()
     if reason:
         raise RuntimeError(reason)
+    running = _running_elsewhere(folder)
+    if running:
+        raise RuntimeError(f"a cluster of tests/slurm_cluster.py is already running (state in {running}): "
+                           f"stop it first with `python tests/slurm_cluster.py stop --folder {running}`")
     stop(folder)
     if folder.exists():
         shutil.rmtree(folder)
@@ -153,6 +157,26 @@ def start(folder: Path = DEFAULT_FOLDER) -> None:
     _run(["slurmd"], folder, "slurmd")
     _wait_for(folder / "slurmd.pid", "slurmd")
     _wait_until_idle(folder)
+
+
+def _running_elsewhere(folder: Path) -> Path | None:
+    """The folder of another cluster this module started whose slurmctld still runs, or None."""
+    if not CONFIG.exists():
+        return None
+    for line in CONFIG.read_text(errors="replace").splitlines():
+        if line.startswith("SlurmctldPidFile="):
+            pid_file = Path(line.split("=", 1)[1])
+            if pid_file.parent != folder and pid_file.exists() and _alive(pid_file):
+                return pid_file.parent
+    return None
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text().strip()), 0)
+        return True
+    except (ValueError, ProcessLookupError):
+        return False
 
 
 def _wait_until_idle(folder: Path, seconds: float = 30) -> None:

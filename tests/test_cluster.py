@@ -9,6 +9,7 @@ import filecmp
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -50,6 +51,13 @@ def run(workdir: Path, *args, seconds: int = 900) -> str:
     return output
 
 
+# The profile as a user runs it, with test settings: the status checks start 1 s after a submission instead of
+# 40 (then 11 s later, 21 s later... until a job ends); squeue answers them (no accounting database here);
+# the executor's logs of successful jobs are kept, to be checked below.
+ON_SLURM = ["--profile", str(ROOT / "profiles" / "slurm"), "--slurm-init-seconds-before-status-checks", "1",
+            "--slurm-status-command", "squeue", "--slurm-keep-successful-logs"]
+
+
 @pytest.fixture(scope="module")
 def builds(cluster, tmp_path_factory, node_available):
     """The same collection built on this machine (profiles/local) and on SLURM (profiles/slurm)."""
@@ -57,17 +65,7 @@ def builds(cluster, tmp_path_factory, node_available):
     config = write_config(local / "c.yaml", SHARDED)
     run(local, "--profile", str(ROOT / "profiles" / "local"), "--configfile", str(config))
     remote = tmp_path_factory.mktemp("remote")
-    output = run(
-        remote,
-        "--profile", str(ROOT / "profiles" / "slurm"),
-        # Test settings: the status checks start 1 s after a submission instead of 40 (then 11 s later, 21 s
-        # later... until a job ends); squeue answers them (no accounting database here); the executor's logs
-        # of successful jobs are kept, to be checked below.
-        "--slurm-init-seconds-before-status-checks", "1",
-        "--slurm-status-command", "squeue",
-        "--slurm-keep-successful-logs",
-        "--configfile", str(write_config(remote / "c.yaml", SHARDED)),
-    )
+    output = run(remote, *ON_SLURM, "--configfile", str(write_config(remote / "c.yaml", SHARDED)))
     return local, remote, output
 
 
@@ -106,3 +104,29 @@ def test_cluster_build_equals_the_local_one(builds):
     assert not mismatch and not errors
     assert (b / "site" / "index.html").is_file()
     assert len(list((b / "site" / "thumbs").iterdir())) == 42
+
+
+def test_a_cancelled_cluster_job_fails_the_run_keeps_the_site_and_the_next_run_finishes(builds):
+    _, remote, _ = builds
+    out = remote / "results" / "tiny"
+    receipt, page = (out / "site.json").read_text(), (out / "site" / "index.html").read_bytes()
+    command, env = snakemake_command(remote, *ON_SLURM, "--forcerun", "tiles", "--configfile", str(remote / "c.yaml"))
+    with open(remote / "cancelled-run.log", "w") as log:
+        process = subprocess.Popen(["timeout", "-k", "10", "600", *command], stdout=log, stderr=subprocess.STDOUT,
+                                   env=env)
+        cancelled, deadline = None, time.monotonic() + 120
+        while cancelled is None and process.poll() is None and time.monotonic() < deadline:
+            queued = subprocess.run(["squeue", "--noheader", "--format=%i"], capture_output=True, text=True).stdout
+            if queued.strip():  # the tiles job: the only one this run submits before it
+                cancelled = queued.split()[0]
+                subprocess.run(["scancel", cancelled], check=True)
+            time.sleep(0.2)
+        code = process.wait(timeout=600)
+    output = (remote / "cancelled-run.log").read_text()
+    assert cancelled and code != 0, output[-3000:]
+    assert "CANCELLED" in output and "Error in rule tiles" in output, output[-3000:]
+    # What was published stays as it was; the next run makes what is missing and publishes again.
+    assert (out / "site.json").read_text() == receipt and (out / "site" / "index.html").read_bytes() == page
+    output = run(remote, *ON_SLURM, "--configfile", str(remote / "c.yaml"))
+    assert re.search(r"^rule tiles:", output, re.MULTILINE) and "localrule site:" in output, output[-3000:]
+    assert (out / "tiles" / "mosaic.dzi").is_file() and (out / "site.json").read_text() != receipt
