@@ -64,6 +64,8 @@ DEMO = config.get("demo")
 FEATURES = config["features"]
 SHARDS = FEATURES["shards"]
 MOSAIC_SHARDS = config["mosaic"]["shards"]
+# The mosaic's cells, one folder per shard (the tiles and site stages gather them).
+CELLS = expand(f"{OUT}/cells/shard-{{shard}}-of-{MOSAIC_SHARDS}", shard=range(MOSAIC_SHARDS))
 # Planning looks at the collection once, in the main process. A job's own process (a cluster job, which
 # parses this file again) is told what to run and reads the image lists: it neither lists the collection
 # nor touches the published site.
@@ -99,7 +101,7 @@ rule all:
         f"{OUT}/features.npz",
         f"{OUT}/embedding.csv",
         f"{OUT}/grid.csv",
-        expand(f"{OUT}/cells/shard-{{shard}}-of-{MOSAIC_SHARDS}", shard=range(MOSAIC_SHARDS)),
+        CELLS,
         f"{OUT}/tiles",
         f"{OUT}/mosaic.json",
         f"{OUT}/items.json",
@@ -304,9 +306,6 @@ rule grid:
         "python {params.script} --in {input.layout} --out {output} --method {params.method}"
         " --grid-size {params.size} --aspect {params.aspect} --block {params.block} --features {input.features}"
         " --swap-radius {params.swap_radius} --seed {params.seed} 2>&1 | tee {log}"
-
-
-CELLS = expand(f"{OUT}/cells/shard-{{shard}}-of-{MOSAIC_SHARDS}", shard=range(MOSAIC_SHARDS))
 
 
 rule mosaic:
