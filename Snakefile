@@ -441,12 +441,14 @@ rule neighbours:
         "annotate"
     conda:
         "envs/grid.yaml"
+    threads: config["jobs"]
     params:
         script=script("neighbours"),
         neighbours=config["neighbours"]["count"],
+        method=config["neighbours"]["method"],
     shell:
         "python {params.script} --features {input.features} --grid {input.grid} --out {output}"
-        " --count {params.neighbours} 2>&1 | tee {log}"
+        " --count {params.neighbours} --method {params.method} --jobs {threads} 2>&1 | tee {log}"
 
 
 rule manifest:

@@ -32,6 +32,15 @@ def ask_for(peak_mb: float) -> int:
     return max(500, math.ceil(peak_mb * 1.5 / 250) * 250)
 
 
+def job_figures(benchmarks: Path) -> list[tuple[str, float, float, float]]:
+    """(job, wall s, peak RSS MB, peak PSS MB) of each of a build's benchmark files, in the order they ran."""
+    figures = []
+    for path in sorted(benchmarks.glob("*.tsv"), key=lambda p: p.stat().st_mtime):
+        row = pd.read_csv(path, sep="\t").iloc[0]
+        figures.append((path.stem, float(row["s"]), float(row["max_rss"]), float(row["max_pss"])))
+    return figures
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="/tmp/plan-time", help="where the collection is built (kept)")
@@ -60,12 +69,10 @@ def main():
     subprocess.run(command, cwd=work, env=env, check=True)
     total = time.perf_counter() - started
     rows, resources = [], {}
-    for path in sorted((work / "results" / name / "benchmarks").glob("*.tsv"), key=lambda p: p.stat().st_mtime):
-        figures = pd.read_csv(path, sep="\t").iloc[0]
-        peak = max(figures["max_rss"], figures["max_pss"])
-        rule = path.stem.split("-")[0]
-        resources[rule] = max(resources.get(rule, 0), ask_for(peak))
-        rows.append(f"| {path.stem} | {figures['s']:.1f} | {figures['max_rss']:.0f} | {figures['max_pss']:.0f} |")
+    for job, seconds, rss, pss in job_figures(work / "results" / name / "benchmarks"):
+        rule = job.split("-")[0]
+        resources[rule] = max(resources.get(rule, 0), ask_for(max(rss, pss)))
+        rows.append(f"| {job} | {seconds:.1f} | {rss:.0f} | {pss:.0f} |")
     print(f"\nMachine: {describe_machine()}, no GPU. `snakemake --cores {args.cores}` from nothing on {args.count:,} "
           f"images, in {total:.0f} s:\n")
     print("| job | wall s | peak RSS MB | peak PSS MB |\n|---|---|---|---|")

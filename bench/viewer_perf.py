@@ -121,6 +121,39 @@ def fmt(pair, unit=" ms", floor=None):
     return f"{median:.0f} / {largest:.0f}{unit}" if largest >= 10 else f"{median:.1f} / {largest:.1f}{unit}"
 
 
+def measure_site(site: Path, loads: int, raw: Path, keep: str | None = None) -> list[str]:
+    """Load the site `loads` times in headless Chromium (viewer/e2e/perf.mjs); the report's lines."""
+    subprocess.run(["node", str(ROOT / "viewer" / "e2e" / "perf.mjs"), str(site), "--loads", str(loads),
+                    "--json", str(raw)], check=True)
+    result = json.loads(raw.read_text())
+    if keep:
+        Path(keep).write_text(json.dumps(result, indent=1))
+    loads = result["loads"]
+    problems = [p for load in loads for p in load["problems"]]
+    lines = [f"Machine: {describe_machine()}, no GPU; headless Chromium {result['chromium']}; "
+             f"{result['count']:,} items, {len(loads)} page loads, each in a fresh browser context.\n",
+             "| measured | median / max | target |\n|---|---|---|"]
+    data = summary([load["dataLoaded"] for load in loads])
+    ready = summary([load["ready"] for load in loads])
+    lines.append(f"| navigation start to `viewer-data-loaded` | {fmt(data)} | |")
+    verdict = "met" if ready[1] is not None and ready[1] <= INTERACTIVE_MS else "**missed**"
+    lines.append(f"| navigation start to `viewer-ready` (mosaic visible) | {fmt(ready)} | {INTERACTIVE_MS:,} ms: "
+                 f"{verdict} |")
+    for name in loads[0]["actions"]:
+        measures = summary([m for load in loads for m in load["actions"][name]["measures"]])
+        paint = summary([p for load in loads for p in load["actions"][name]["paint"]])
+        verdict = "met" if measures[1] is not None and measures[1] <= FILTER_MS else "**missed**"
+        count = sum(len(load["actions"][name]["measures"]) for load in loads)
+        lines.append(f"| {name}: `filter-update` ({count} measures) | {fmt(measures)} | {FILTER_MS} ms: {verdict} |")
+        paint_verdict = "met" if paint[1] is None or paint[1] <= FILTER_MS else "**missed**"
+        lines.append(f"| {name}: input to next paint | {fmt(paint, floor=16)} | {FILTER_MS} ms: {paint_verdict} |")
+    lines.append(f"\nSubjects {', '.join(result['subjects'])}; years {result['years'][0]}-{result['years'][1]}; "
+                 f"search '{result['search']}' ({loads[-1]['searchCount']}).")
+    if problems:
+        lines.append("\nPage problems: " + "; ".join(sorted(set(problems))))
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="/tmp/viewer-perf", help="where the site is built (kept for reruns)")
@@ -133,36 +166,7 @@ def main():
     if args.rebuild:
         subprocess.run(["rm", "-rf", str(work)], check=True)
     site = build_site(work, args.count)
-    raw = work / "perf.json"
-    subprocess.run(["node", str(ROOT / "viewer" / "e2e" / "perf.mjs"), str(site), "--loads", str(args.loads),
-                    "--json", str(raw)], check=True)
-    result = json.loads(raw.read_text())
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
-    loads = result["loads"]
-    problems = [p for load in loads for p in load["problems"]]
-
-    print(f"\nMachine: {describe_machine()}, no GPU; headless Chromium {result['chromium']}; "
-          f"{result['count']:,} items, {len(loads)} page loads, each in a fresh browser context.\n")
-    print("| measured | median / max | target |\n|---|---|---|")
-    data = summary([load["dataLoaded"] for load in loads])
-    ready = summary([load["ready"] for load in loads])
-    print(f"| navigation start to `viewer-data-loaded` | {fmt(data)} | |")
-    verdict = "met" if ready[1] is not None and ready[1] <= INTERACTIVE_MS else "**missed**"
-    print(f"| navigation start to `viewer-ready` (mosaic visible) | {fmt(ready)} | {INTERACTIVE_MS:,} ms: {verdict} |")
-    names = list(loads[0]["actions"])
-    for name in names:
-        measures = summary([m for load in loads for m in load["actions"][name]["measures"]])
-        paint = summary([p for load in loads for p in load["actions"][name]["paint"]])
-        verdict = "met" if measures[1] is not None and measures[1] <= FILTER_MS else "**missed**"
-        count = sum(len(load["actions"][name]["measures"]) for load in loads)
-        print(f"| {name}: `filter-update` ({count} measures) | {fmt(measures)} | {FILTER_MS} ms: {verdict} |")
-        paint_verdict = "met" if paint[1] is None or paint[1] <= FILTER_MS else "**missed**"
-        print(f"| {name}: input to next paint | {fmt(paint, floor=16)} | {FILTER_MS} ms: {paint_verdict} |")
-    print(f"\nSubjects {', '.join(result['subjects'])}; years {result['years'][0]}-{result['years'][1]}; "
-          f"search '{result['search']}' ({loads[-1]['searchCount']}).")
-    if problems:
-        print("\nPage problems: " + "; ".join(sorted(set(problems))))
+    print("\n".join(measure_site(site, args.loads, work / "perf.json", args.json)))
 
 
 if __name__ == "__main__":

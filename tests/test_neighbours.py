@@ -39,3 +39,23 @@ def test_similar_images_are_given_by_position_in_cell_order(tmp_path):
 def test_an_image_without_features_is_an_error():
     with pytest.raises(PipelineError, match="no feature vector"):
         neighbours.similar_images(["a", "b"], np.zeros((2, 3)), ["a", "b", "c"])
+
+
+@pytest.mark.slow  # pynndescent's first use compiles it (numba): about 20 s
+def test_the_approximate_search_finds_nearly_all_exact_neighbours_and_never_the_image_itself():
+    rng = np.random.default_rng(1)
+    centres = rng.normal(size=(20, 16))
+    points = centres[rng.integers(0, 20, 3000)] + 0.4 * rng.normal(size=(3000, 16))
+    points[5] = points[9]  # identical twins: each must still list the other, never itself
+    points[6] = points[9]
+    exact = nearest_neighbours(points, np.arange(3000), 12, ordered=True)
+    approximate = neighbours.approximate_neighbours(points, 12, seed=3)
+    assert approximate.shape == (3000, 12)
+    assert not (approximate == np.arange(3000)[:, None]).any()
+    assert {5, 6} <= set(approximate[9]) and {6, 9} <= set(approximate[5])
+    recall = np.mean([len(set(a) & set(e)) / 12 for a, e in zip(approximate, exact, strict=True)])
+    assert recall >= 0.95, recall
+    assert (neighbours.approximate_neighbours(points, 12, seed=3) == approximate).all()  # seeded: repeatable
+    ids = [f"{i:04d}" for i in range(3000)]
+    result = neighbours.similar_images(ids, points, ids, 12, method="approximate", seed=3)
+    assert result["method"] == "approximate" and result["neighbours"] == approximate.tolist()
