@@ -38,8 +38,8 @@ ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.envi
 
 def snakemake(work: Path, config: Path, *targets) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--cores", "2", "--quiet",
-                    "rules", *targets, "--configfile", str(config)], cwd=work, env=ENV, check=True)
+    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *targets, "--cores", "2",
+                    "--quiet", "rules", "--configfile", str(config)], cwd=work, env=ENV, check=True)
     return time.perf_counter() - started
 
 
