@@ -28,15 +28,17 @@ GRAPH_NEIGHBOURS = 30  # neighbours per point of the approximate search's graph
 def nearest_neighbours(points: np.ndarray, queries: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:
     """Indices of the k nearest points (Euclidean, the query itself excluded) of each query index.
 
-    Distances come in blocks of 256 queries by |a|^2 + |b|^2 - 2ab, so memory stays at 256 x N.
+    Distances come in blocks of queries by |a|^2 + |b|^2 - 2ab: 256 queries at a time, fewer from 131,072
+    points on, so that a block of distances stays at 256 MB (33 queries at a million points).
     With `ordered` each row runs from the nearest out; otherwise the k are in no particular order.
     """
     points = np.asarray(points, dtype=np.float64)
     k = min(k, len(points) - 1)
     squares = (points ** 2).sum(axis=1)
+    block = max(1, min(256, 2 ** 25 // max(1, len(points))))
     found = []
-    for start in range(0, len(queries), 256):
-        chunk = queries[start:start + 256]
+    for start in range(0, len(queries), block):
+        chunk = queries[start:start + block]
         distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
         distances[np.arange(len(chunk)), chunk] = np.inf
         nearest = np.argpartition(distances, k, axis=1)[:, :k]
