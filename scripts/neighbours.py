@@ -41,7 +41,8 @@ def nearest_neighbours(points: np.ndarray, queries: np.ndarray, k: int, ordered:
         chunk = queries[start:start + block]
         distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
         distances[np.arange(len(chunk)), chunk] = np.inf
-        nearest = np.argpartition(distances, k, axis=1)[:, :k]
+        # A copy: the slice would keep the whole block of indices alive (N/256 blocks of 256 x N at the end).
+        nearest = np.argpartition(distances, k, axis=1)[:, :k].copy()
         if ordered:
             order = np.argsort(np.take_along_axis(distances, nearest, axis=1), axis=1, kind="stable")
             nearest = np.take_along_axis(nearest, order, axis=1)
