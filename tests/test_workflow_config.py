@@ -21,7 +21,8 @@ def test_defaults_are_filled_as_snakemakes_validate_fills_them():
     workflow_config.check(ours, SCHEMA)
     validate(theirs, str(SCHEMA))
     assert ours == theirs
-    assert ours["features"] == {**theirs["features"], "pca": 8} and ours["neighbours"] == {"count": 12, "method": "auto"}
+    assert ours["features"] == {**theirs["features"], "pca": 8}
+    assert ours["neighbours"] == {"count": 12, "method": "auto"}
     assert ours["demo"]["per_source"] == 24 and ours["tiles"]["size"] == 128
 
 
