@@ -2,7 +2,7 @@
 #   make demo   install everything, build the demo collection, serve the viewer
 #   make test   install everything, run the whole test suite and the checkers
 # Other targets: make setup | browser | slurm | run | serve | dag | test-fast | test-cluster | lint | docs
-#                | bench | bench-viewer | bench-plan | bench-resources | e2e | clean
+#                | bench | bench-viewer | bench-plan | bench-resources | bench-scale | e2e | clean
 
 PYTHON ?= python3
 CORES ?= 2
@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
 .PHONY: demo test test-fast test-cluster lint docs setup browser slurm run serve dag bench bench-viewer bench-plan \
-	bench-resources e2e clean
+	bench-resources bench-scale e2e clean
 
 demo: run serve
 
@@ -103,6 +103,11 @@ e2e: setup browser
 # How long planning takes (snakemake -n) on an up-to-date 13,000-image collection (needs ../shared/data/amnh-sample).
 bench-plan: setup
 	$(BIN)/python bench/plan_time.py
+
+# The whole workflow and the viewer at COUNT images (13000, 100000, 1000000; needs ../shared/data/amnh-sample).
+COUNT ?= 13000
+bench-scale: setup browser
+	$(BIN)/python bench/scale.py --count $(COUNT)
 
 # Time and peak memory of every rule on a 13,000-image build: the figures behind profiles/slurm.
 bench-resources: setup
