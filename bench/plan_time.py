@@ -61,17 +61,20 @@ def build_collection(work: Path, count: int) -> Path:
     return work / "config.yaml"
 
 
-def snakemake(work: Path, config: Path, *args) -> tuple[float, str]:
-    # As a user runs it: the venv's snakemake command, in the collection's folder.
-    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"),
-               "--configfile", str(config), "--cores", "2", *args]
+def snakemake(work: Path, config: Path, *args, capture: bool = True) -> tuple[float, str]:
+    """Run the workflow as a user does (the venv's snakemake, in the collection's folder, 2 cores); return its
+    wall time and, with `capture`, its output (else it goes to the terminal, for long runs' progress).
+    `args` (options or targets) come before --configfile, which would take targets as more config files."""
+    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"), *args,
+               "--cores", "2", "--configfile", str(config)]
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}  # the rules' python
     started = time.perf_counter()
-    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=work)
+    result = subprocess.run(command, capture_output=capture, text=True, env=env, cwd=work)
     seconds = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return seconds, result.stdout + result.stderr
+        raise SystemExit(f"{' '.join(command)} failed" + (f":\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+                                                           if capture else ""))
+    return seconds, (result.stdout + result.stderr) if capture else ""
 
 
 def main():

@@ -11,18 +11,14 @@ to 250 MB, at least 500 MB), printed as the profile's `set-resources` lines.
 """
 import argparse
 import math
-import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import yaml
 
 from machine import describe_machine  # bench/machine.py
-from plan_time import SAMPLE, build_collection  # bench/plan_time.py
+from plan_time import SAMPLE, build_collection, snakemake  # bench/plan_time.py
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -45,7 +41,6 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="/tmp/plan-time", help="where the collection is built (kept)")
     parser.add_argument("--count", type=int, default=13000)
-    parser.add_argument("--cores", type=int, default=2)
     args = parser.parse_args()
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
@@ -57,23 +52,17 @@ def main():
         "metadata": {"items": str(SAMPLE / "images.csv"), "subjects": str(SAMPLE / "subjects.csv")},
         "features": {"shards": 2, "cache": str(work / f"cache-{name}")},
         "mosaic": {"shards": 2},
-        "jobs": args.cores,
     }
     (work / f"{name}.yaml").write_text(yaml.safe_dump(config))
     shutil.rmtree(work / "results" / name, ignore_errors=True)
     shutil.rmtree(work / f"cache-{name}", ignore_errors=True)
-    command = [str(Path(sys.executable).parent / "snakemake"), "-s", str(ROOT / "Snakefile"), "--cores",
-               str(args.cores), "--quiet", "all", "--configfile", f"{name}.yaml"]
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    started = time.perf_counter()
-    subprocess.run(command, cwd=work, env=env, check=True)
-    total = time.perf_counter() - started
+    total, _ = snakemake(work, work / f"{name}.yaml", "--quiet", "rules", capture=False)
     rows, resources = [], {}
     for job, seconds, rss, pss in job_figures(work / "results" / name / "benchmarks"):
         rule = job.split("-")[0]
         resources[rule] = max(resources.get(rule, 0), ask_for(max(rss, pss)))
         rows.append(f"| {job} | {seconds:.1f} | {rss:.0f} | {pss:.0f} |")
-    print(f"\nMachine: {describe_machine()}, no GPU. `snakemake --cores {args.cores}` from nothing on {args.count:,} "
+    print(f"\nMachine: {describe_machine()}, no GPU. `snakemake --cores 2` from nothing on {args.count:,} "
           f"images, in {total:.0f} s:\n")
     print("| job | wall s | peak RSS MB | peak PSS MB |\n|---|---|---|---|")
     print("\n".join(rows))

@@ -15,8 +15,6 @@ Everything stays in --workdir (default /tmp/scale/<N>): rerunning continues a bu
 """
 import argparse
 import os
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -27,20 +25,13 @@ import yaml
 
 from machine import describe_machine  # bench/machine.py
 from neighbours import nearest_neighbours  # scripts/
+from plan_time import snakemake  # bench/plan_time.py
 from rule_resources import job_figures  # bench/rule_resources.py
 from tables import load_features  # scripts/
 from viewer_perf import measure_site  # bench/viewer_perf.py
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT.parent / "shared" / "data" / "amnh-sample"
-ENV = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-
-
-def snakemake(work: Path, config: Path, *targets) -> float:
-    started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), *targets, "--cores", "2",
-                    "--quiet", "rules", "--configfile", str(config)], cwd=work, env=ENV, check=True)
-    return time.perf_counter() - started
 
 
 def sample_vectors(root: Path) -> tuple[list[Path], np.ndarray]:
@@ -58,7 +49,7 @@ def sample_vectors(root: Path) -> tuple[list[Path], np.ndarray]:
     config.write_text(yaml.safe_dump({
         "collection": {"name": "sample", "title": "Sample"}, "images": "images/*.jpg",
         "metadata": {"items": str(SAMPLE / "images.csv"), "subjects": str(SAMPLE / "subjects.csv")}}))
-    snakemake(sample, config, "results/sample/features.npz")
+    snakemake(sample, config, "results/sample/features.npz", "--quiet", "rules", capture=False)
     ids, vectors, _ = load_features(sample / "results" / "sample" / "features.npz")
     return [thumbs / f"{key}.jpg" for key in ids], vectors.astype(np.float32)
 
@@ -121,7 +112,7 @@ def main():
     pictures, vectors = sample_vectors(root)
     config = build_collection(work, args.count, pictures, vectors)
     prepared = time.perf_counter() - started
-    seconds = snakemake(work, config)
+    seconds, _ = snakemake(work, config, "--quiet", "rules", capture=False)
     out = work / "results" / f"scale{args.count}"
     print(f"\nMachine: {describe_machine()}, no GPU. {args.count:,} images, `snakemake --cores 2` with the vectors "
           f"given: {seconds:.0f} s in this run (making the collection: {prepared:.0f} s).\n")
