@@ -301,11 +301,12 @@ rule grid:
         aspect=GRID["aspect"],
         block=GRID["block"],
         swap_radius=GRID["swap_radius"],
+        swap_sweeps=GRID["swap_sweeps"],
         seed=GRID["random_state"],
     shell:
         "python {params.script} --in {input.layout} --out {output} --method {params.method}"
         " --grid-size {params.size} --aspect {params.aspect} --block {params.block} --features {input.features}"
-        " --swap-radius {params.swap_radius} --seed {params.seed} 2>&1 | tee {log}"
+        " --swap-radius {params.swap_radius} --swap-sweeps {params.swap_sweeps} --seed {params.seed} 2>&1 | tee {log}"
 
 
 rule mosaic:

@@ -216,3 +216,15 @@ def test_grid_cli_refines_by_features_matched_by_id(tmp_path):
     with pytest.raises(PipelineError, match="1 ids of the embedding have no features"):
         grid.main(["-in", str(tmp_path / "e.csv"), "-features", str(tmp_path / "short.npz"), "-grid", "10x9",
                    "-out", str(tmp_path / "g3.csv")])
+
+
+def test_iterations_and_swap_sweeps_pick_themselves_by_size_and_obey_a_number():
+    assert embedding.iterations_for(13_000) == 750
+    assert embedding.iterations_for(embedding.FEWER_ITERATIONS_FROM - 1) == 750
+    assert embedding.iterations_for(1_000_000) == 500
+    assert embedding.iterations_for(1_000_000, "900") == 900
+    assert grid.sweeps_for(100_000) == grid.SWAP_SWEEPS
+    assert grid.sweeps_for(grid.FEWER_SWEEPS_FROM) == grid.SWAP_SWEEPS
+    assert grid.sweeps_for(400_000) == round(grid.SWAP_SWEEPS / 2)
+    assert grid.sweeps_for(1_000_000) == grid.MIN_SWEEPS == grid.sweeps_for(10_000_000)
+    assert grid.sweeps_for(1_000_000, 3) == 3
