@@ -507,9 +507,11 @@ rule site:
         description=config["collection"]["description"],
         about=json.dumps(config["collection"]["about"]),
         manifest=lambda wildcards, input: f"--manifest {input.manifest}" if input.manifest else "",
+        chunk_size=config["site"]["chunk_size"],
     shell:
         "python {params.script} --tiles {input.tiles} --geometry {input.geometry} --cells {input.cells}"
         " --items {input.json} --neighbours {input.neighbours} {params.manifest} --out {params.folder}"
+        " --chunk-size {params.chunk_size}"
         " --receipt {output.receipt}"
         " --viewer {params.viewer} --name {params.name} --title={params.title:q}"
         " --description={params.description:q} --about={params.about:q} 2>&1 | tee {log}"

@@ -4,6 +4,8 @@ Any web server can host the result (``npm start`` in viewer/ serves it locally).
 hard-linked from the earlier stages' outputs where the file system allows, so the site costs
 almost no extra disk space. The viewer is bundled from viewer/ by its own build script (Node.js).
 
+The viewer's data files are written by site_data.py (chunked, so that a million items stay light).
+
 Publishing never takes a good site away: the new site is built beside the old one, which stays in
 place and servable until the new one is complete and takes its name in one step. The folder is not
 a Snakemake output (Snakemake deletes a job's outputs before it runs); the rule's output is a small
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from common import PipelineError, atomic_dir, atomic_path, cell_files, link_or_copy, read_geometry, run_cli
+from site_data import CHUNK_SIZE, write_site_data
 
 
 def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
@@ -47,14 +50,14 @@ def collection_json(mosaic: dict, name: str, title: str, description: str, about
         "grid": {"cols": mosaic["cols"], "rows": mosaic["rows"],
                  "cellWidth": mosaic["cellSize"], "cellHeight": mosaic["cellSize"]},
         "tiles": {"dzi": f"tiles/{mosaic['dzi']}", "width": mosaic["width"], "height": mosaic["height"]},
-        "items": "data/items.json",
     }
 
 
-def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items_json, collection: dict, manifest=None,
-             neighbours=None) -> None:
+def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collection: dict, manifest=None,
+             neighbours: dict | None = None, chunk_size: int = CHUNK_SIZE) -> None:
     """Write the complete site into out_dir (a fresh folder); the cells of the mosaic's folders (one per
-    shard) become one folder of thumbnails."""
+    shard) become one folder of thumbnails, `items` and `neighbours` (the metadata and neighbours stages'
+    JSON) the viewer's data files."""
     out_dir = Path(out_dir)
     build_viewer(viewer_dir, out_dir)
     unpublished = shutil.ignore_patterns("*.csv", ".snakemake_*")  # reports, and Snakemake's own marks
@@ -67,9 +70,8 @@ def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items_json, collectio
     for path in cell_files(cell_folders).values():
         link_or_copy(path, out_dir / "thumbs" / path.name)
     (out_dir / "data").mkdir(exist_ok=True)
-    link_or_copy(items_json, out_dir / "data" / "items.json")
-    if neighbours:
-        link_or_copy(neighbours, out_dir / "data" / "neighbours.json")
+    collection = {**collection, "items": write_site_data(out_dir / "data", items, collection["grid"]["cols"],
+                                                         neighbours, chunk_size)}
     (out_dir / "data" / "collection.json").write_text(json.dumps(collection, ensure_ascii=False, indent=1),
                                                       encoding="utf-8")
 
@@ -85,6 +87,8 @@ def main(argv=None):
                         help="neighbours JSON from the neighbours stage (more like this)")
     parser.add_argument("--manifest", "-manifest", default=None,
                         help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
+    parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE,
+                        help="items per chunk of titles, links and neighbours that the viewer fetches on demand")
     parser.add_argument("--out", "-out", dest="output", required=True,
                         help="site folder to publish: replaced whole, and only once the new one is complete")
     parser.add_argument("--receipt", default=None,
@@ -102,12 +106,13 @@ def main(argv=None):
         about = [args.about]
     geometry = read_geometry(args.geometry or Path(args.tiles).with_name("mosaic.json"))
     collection = collection_json(geometry, args.name, args.title, args.description, about)
-    if args.neighbours:
-        collection["neighbours"] = "data/neighbours.json"
+    items = json.loads(Path(args.items).read_text(encoding="utf-8"))
+    neighbours = json.loads(Path(args.neighbours).read_text(encoding="utf-8")) if args.neighbours else None
     with atomic_dir(args.output) as temp:
-        assemble(temp, args.viewer, args.tiles, args.cells, args.items, collection, args.manifest, args.neighbours)
+        assemble(temp, args.viewer, args.tiles, args.cells, items, collection, args.manifest, neighbours,
+                 args.chunk_size)
         files = [path for path in Path(temp).rglob("*") if path.is_file()]
-        summary = {"site": str(args.output), "items": json.loads(Path(args.items).read_text(encoding="utf-8"))["count"],
+        summary = {"site": str(args.output), "items": len(items["id"]),
                    "files": len(files), "bytes": sum(path.stat().st_size for path in files)}
     if args.receipt:
         with atomic_path(args.receipt) as temp:

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from site_data import read_site_data
+
 pytestmark = [pytest.mark.workflow, pytest.mark.browser]
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -32,6 +34,7 @@ SUBJECTS = {
 FILLER_SUBJECTS = {f"Topic {j + 1:02d}": sorted({(7 * j + m) % 24 for m in range(1 + j % 3)}) for j in range(40)}
 SUBJECTS_TOP = 30
 NEIGHBOURS = 15  # more than the 12 the viewer once showed at most
+CHUNK_SIZE = 5  # items per chunk of the site's data: 24 items make 5 chunks, so every test crosses boundaries
 TITLES = {
     1: "=1+1, a title that looks like a spreadsheet formula",  # CSV export guards it with a leading '
     3: 'Lighthouse on the "north" pier, at dusk',     # comma and quotes: CSV quoting
@@ -77,6 +80,7 @@ def make_collection(folder: Path) -> dict:
               "images": "photos/*.jpg",
               "metadata": {"items": "items.csv", "subjects": "subjects.csv", "subjects_top": SUBJECTS_TOP},
               "neighbours": {"count": NEIGHBOURS},
+              "site": {"chunk_size": CHUNK_SIZE},
               "features": {"pca": 8, "cache": "cache"}, "embedding": {"iterations": 250}, "jobs": 2}
     (folder / "e2e.yaml").write_text(yaml.safe_dump(config))
     expected = {
@@ -125,7 +129,8 @@ def e2e_site(tmp_path_factory, browser_ready):
 
 def test_viewer_in_a_real_browser(e2e_site, browser_ready, capsys):
     site, expected = e2e_site
-    items = json.loads((site / "data" / "items.json").read_text())
+    items = read_site_data(site)
+    assert json.loads((site / "data" / "collection.json").read_text())["items"]["chunks"] == 5
     assert items["title"][items["id"].index(json.loads(expected.read_text())["xssId"])] == XSS_TITLE
     assert len(items["subjectNames"]) == SUBJECTS_TOP + 1 and items["subjectNames"][-1] == "Other"
     ARTIFACTS.mkdir(exist_ok=True)

@@ -17,6 +17,7 @@ from PIL import Image
 from dzi_check import check_pyramid
 from iiif_check import check_service
 from images import read_list
+from site_data import read_site_data
 from tables import load_features, read_grid
 
 pytestmark = pytest.mark.workflow
@@ -154,9 +155,12 @@ def test_site_folder_is_complete(built):
     assert len(manifest["items"][0]["annotations"][0]["items"]) == 42
     with Image.open(site / "preview.jpg") as preview:
         assert preview.size == (7 * 128, 6 * 128)  # within 1,024 pixels: the mosaic at full size
-    items = json.loads((site / collection["items"]).read_text())
+    items = read_site_data(site)
+    assert items == {**items, **{key: value for key, value in json.loads(
+        (workdir / "results" / "tiny" / "items.json").read_text()).items() if key in items}}  # the metadata's
     for thumb in items["thumb"]:
         assert (site / thumb).is_file(), thumb
+    assert len(items["neighbours"]) == 42 and all(len(row) == 12 and i not in row for i, row in enumerate(items["neighbours"]))
     index = (site / "index.html").read_text()
     referenced = re.findall(r'(?:src|href)="(?![a-z]+:)([^"#?]+)[^"]*"', index)
     assert referenced, "index.html references no scripts or styles"
@@ -286,7 +290,7 @@ def test_bad_input_a_forgotten_features_file_and_a_failed_rebuild(tmp_path, node
     snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"))
     out = tmp_path / "results" / "odd"
     assert sorted(read_grid(out / "grid.csv")[0]["id"]) == sorted(ids)
-    items = json.loads((out / "site" / "data" / "items.json").read_text(encoding="utf-8"))
+    items = read_site_data(out / "site")
     assert sorted(items["id"]) == sorted(ids) and items["title"][items["id"].index("box #3")] == "a title"
     rejected = pd.read_csv(out / "rejected.csv", dtype=str, keep_default_na=False)
     assert dict(zip(rejected["id"], rejected["reason"], strict=True)) == expected_rejections
@@ -303,7 +307,7 @@ def test_bad_input_a_forgotten_features_file_and_a_failed_rebuild(tmp_path, node
     (out / "features.npz").unlink()
     snakemake(tmp_path, "--configfile", str(tmp_path / "odd.yaml"))
     assert "new one" in set(read_grid(out / "grid.csv")[0]["id"])
-    assert "new one" in json.loads((out / "site" / "data" / "items.json").read_text(encoding="utf-8"))["id"]
+    assert "new one" in read_site_data(out / "site")["id"]
 
     # A rebuild killed while it publishes (SIGKILL, as the out-of-memory killer sends) leaves the published
     # site as it was, every file in place; so does one that fails earlier (metadata re-exported in Latin-1).
@@ -368,13 +372,13 @@ def test_a_build_killed_in_any_rule_completes_on_the_next_run_with_every_image(t
         assert killed is not None, f"{sorted(remaining)} never ran"
         remaining.discard(killed)
         # Meanwhile the published site stays whole: the old one until a new one is complete.
-        assert len(json.loads((site / "data" / "items.json").read_text())["id"]) in (10, 11), killed
+        assert len(read_site_data(site)["id"]) in (10, 11), killed
         assert (site / "index.html").is_file() and (site / "tiles" / "mosaic.dzi").is_file(), killed
     snakemake(tmp_path, "--configfile", str(tmp_path / "kill.yaml"))
     out = tmp_path / "results" / "kill"
     everyone = {f"p{seed}" for seed in range(11)}
     assert set(read_grid(out / "grid.csv")[0]["id"]) == everyone
-    assert set(json.loads((out / "site" / "data" / "items.json").read_text())["id"]) == everyone
+    assert set(read_site_data(out / "site")["id"]) == everyone
     assert len(list((out / "site" / "thumbs").glob("*.jpg"))) == 11
     assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "kill.yaml"), "-n").stdout
     assert not [path.name for path in out.rglob("*") if ".tmp." in path.name]

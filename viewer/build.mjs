@@ -81,7 +81,7 @@ export async function build(outDir, { dev = false } = {}) {
 
   const result = await esbuild.build({
     absWorkingDir: here,
-    entryPoints: ['src/main.js', 'src/about.js', 'src/styles.css'],
+    entryPoints: ['src/main.js', 'src/search-worker.js', 'src/about.js', 'src/styles.css'],
     outdir: assets,
     bundle: true,
     format: 'esm',

@@ -47,7 +47,7 @@ export async function launchBrowser() {
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
       '--disable-background-networking', '--disable-component-update', '--disable-sync',
-      '--disable-dev-shm-usage'],
+      '--disable-dev-shm-usage', '--enable-precise-memory-info'],
   });
   return { browser, version: browser.version(), executablePath };
 }
@@ -99,17 +99,49 @@ export async function openPage(context) {
   return { page, problems, dialogs };
 }
 
-/** Wait for a performance mark the viewer sets (viewer-data-loaded, viewer-ready). */
+/** Wait until the mosaic is on screen and the item columns are in (filters, search, hover work). */
+export async function waitForViewer(page, timeout = 20000) {
+  await waitForMark(page, 'viewer-ready', timeout);
+  await waitForMark(page, 'viewer-data-loaded', timeout);
+}
+
+/** Wait for a performance mark the viewer sets (viewer-ready, then viewer-data-loaded). */
 export async function waitForMark(page, name, timeout = 20000) {
   await page.waitForFunction((n) => performance.getEntriesByName(n, 'mark').length > 0, name, { timeout });
 }
 
-/** The site's own data, read from disk: collection.json, items.json and neighbours.json if any. */
+/**
+ * The site's own data, read from disk and put back together as the columns the metadata stage wrote
+ * (items: count, id, col, row, title, date, dateLabel, url, imageUrl, thumb, description, rights, yearStart,
+ * subjects, subjectNames, subjectCounts) and neighbours ({k, id, neighbours}: positions per item) when the
+ * site has them, so the tests compare the page with the data however it is chunked.
+ */
 export function readSite(siteDir) {
-  const read = (p) => JSON.parse(readFileSync(join(siteDir, p), 'utf8'));
-  const collection = read('data/collection.json');
-  const items = read(collection.items || 'data/items.json');
+  const data = (p) => join(siteDir, 'data', p);
+  const collection = JSON.parse(readFileSync(data('collection.json'), 'utf8'));
+  const meta = collection.items;
+  const name = (n) => `${String(n).padStart(5, '0')}.json`;
+  const bytes = (p) => readFileSync(data(p));
+  const view = (buf, Type) => new Type(buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength));
+  const items = { count: meta.count, subjectNames: meta.subjectNames, subjectCounts: meta.subjectCounts };
+  for (let n = 0; n < meta.chunks; n++) {
+    const chunk = JSON.parse(readFileSync(data(`items/${name(n)}`), 'utf8'));
+    for (const [field, values] of Object.entries(chunk)) if (Array.isArray(values)) (items[field] ??= []).push(...values);
+  }
+  const cells = view(bytes('cells.bin'), Uint32Array);
+  items.col = [...cells].map((c) => c % collection.grid.cols);
+  items.row = [...cells].map((c) => Math.floor(c / collection.grid.cols));
+  items.yearStart = [...view(bytes('years.bin'), Int16Array)].map((y) => (y === -32768 ? null : y));
+  const counts = bytes('subject-counts.bin');
+  const ids = meta.subjectIdBytes === 2 ? view(bytes('subject-ids.bin'), Uint16Array) : bytes('subject-ids.bin');
+  let at = 0;
+  items.subjects = [...counts].map((k) => [...ids.slice(at, (at += k))]);
   let neighbours = null;
-  if (existsSync(join(siteDir, 'data', 'neighbours.json'))) neighbours = read('data/neighbours.json');
+  if (Number.isInteger(meta.neighbours)) {
+    neighbours = { k: meta.neighbours, id: items.id, neighbours: [] };
+    for (let n = 0; n < meta.chunks; n++) {
+      neighbours.neighbours.push(...JSON.parse(readFileSync(data(`neighbours/${name(n)}`), 'utf8')).neighbours);
+    }
+  }
   return { collection, items, neighbours };
 }

@@ -5,14 +5,20 @@
  *
  *   node e2e/perf.mjs <site dir> [--loads 3] [--json out.json] [--search meteorite] [--years 1900-1930]
  *
- * Each load is a fresh browser context (empty cache). Per load: the viewer's own marks
- * `viewer-data-loaded` and `viewer-ready` (ms after navigation start), then, once the tiles in view have
- * loaded, the durations of its `filter-update` measures for each action (select a subject, a second
- * subject, any/all both ways, a year range, typing a search, reset all) and, for the same actions, the
- * Event Timing API's input-to-next-paint duration of the interaction (only reported above 16 ms).
+ * Each load is a fresh browser context (empty cache). Per load: the viewer's own marks `viewer-ready`
+ * (the mosaic is on screen), `viewer-data-loaded` (the item columns are in: filters work) and
+ * `search-ready` (the search worker has its index), all ms after navigation start; the bytes the page
+ * had downloaded when the mosaic became visible (Resource Timing's transfer sizes, the page included);
+ * hover-to-title times (pointer event to the tooltip's new text, first in a chunk not yet fetched, then
+ * again); then, once the tiles in view have loaded, the durations of its `filter-update` measures for
+ * each action (select a subject, a second subject, any/all both ways, a year range, each keystroke of a
+ * search, reset all: for a search that is keystroke to mask, the worker's answer included) and, for the
+ * same actions, the Event Timing API's input-to-next-paint duration (only reported above 16 ms); last,
+ * the JavaScript heap of the page and of the search worker (Chromium's precise memory info).
  */
-import { writeFileSync } from 'node:fs';
-import { launchBrowser, newContext, openPage, readSite, serveSite, waitForMark } from './harness.mjs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { launchBrowser, newContext, openPage, serveSite, waitForMark } from './harness.mjs';
 
 const args = process.argv.slice(2);
 const opt = { site: null, loads: 3, json: null, search: 'meteorite', years: [1900, 1930] };
@@ -30,13 +36,25 @@ if (!opt.site) {
   process.exit(2);
 }
 
-const { items } = readSite(opt.site);
+const collection = JSON.parse(readFileSync(join(opt.site, 'data', 'collection.json'), 'utf8'));
+const items = collection.items;
 // The two most frequent subjects (subjectNames is ordered most frequent first).
 const [subjectA, subjectB] = items.subjectNames;
 
 /** Runs in the page before its own scripts: keeps interaction timings (Event Timing API). */
 function installProbe() {
   window.__interactions = [];
+  window.__hover = [];
+  addEventListener('pointermove', (e) => { window.__lastMove = e.timeStamp; }, { capture: true });
+  addEventListener('DOMContentLoaded', () => {
+    const tip = document.getElementById('tooltip');
+    if (!tip) return;
+    new MutationObserver(() => {
+      if (!tip.hidden && window.__lastMove !== undefined) {
+        window.__hover.push({ text: tip.textContent, ms: performance.now() - window.__lastMove });
+      }
+    }).observe(tip, { childList: true, subtree: true, characterData: true, attributes: true });
+  });
   try {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
@@ -72,13 +90,24 @@ async function oneLoad(browser, url) {
   const { page, problems } = await openPage(context);
   await page.goto(url);
   await waitForMark(page, 'viewer-ready', 60000);
-  const marks = await page.evaluate(() => ({
-    dataLoaded: performance.getEntriesByName('viewer-data-loaded', 'mark')[0]?.startTime ?? null,
-    ready: performance.getEntriesByName('viewer-ready', 'mark')[0]?.startTime ?? null,
-    domContentLoaded: performance.getEntriesByType('navigation')[0]?.domContentLoadedEventEnd ?? null,
-  }));
+  await waitForMark(page, 'viewer-data-loaded', 60000);
+  const marks = await page.evaluate(() => {
+    const ready = performance.getEntriesByName('viewer-ready', 'mark')[0]?.startTime ?? null;
+    const loaded = [...performance.getEntriesByType('navigation'), ...performance.getEntriesByType('resource')]
+      .filter((e) => e.responseEnd <= ready);
+    return {
+      dataLoaded: performance.getEntriesByName('viewer-data-loaded', 'mark')[0]?.startTime ?? null,
+      ready,
+      domContentLoaded: performance.getEntriesByType('navigation')[0]?.domContentLoadedEventEnd ?? null,
+      bytesBeforeReady: loaded.reduce((sum, e) => sum + (e.transferSize || e.encodedBodySize || 0), 0),
+      filesBeforeReady: loaded.length,
+    };
+  });
+  await waitForMark(page, 'search-ready', 120000);
+  marks.searchReady = await page.evaluate(() => performance.getEntriesByName('search-ready', 'mark')[0].startTime);
   await page.waitForLoadState('networkidle');
   await page.waitForTimeout(500);
+  marks.hover = await hoverTimes(page);
 
   const actions = {};
   const add = (name, result) => {
@@ -107,10 +136,58 @@ async function oneLoad(browser, url) {
   }));
   add('reset all', await timed(page, () => page.locator('#reset-all').click()));
   await page.locator('#search').click();
-  add('type a search', await timed(page, () => page.keyboard.type(opt.search, { delay: 120 }), { settleMs: 800 }));
+  for (const ch of opt.search) add('search keystroke', await timed(page, () => page.keyboard.type(ch), { settleMs: 150 }));
   const found = (await page.locator('#search-count').textContent())?.trim();
+  const heap = await heapSizes(page);
   await context.close();
-  return { ...marks, actions, searchCount: found, problems };
+  return { ...marks, actions, searchCount: found, heap, problems };
+}
+
+/** Hover-to-title times (ms) for cells spread over the mosaic: a chunk not yet fetched, then the same cell again. */
+async function hoverTimes(page) {
+  const box = await page.locator('#viewer').boundingBox();
+  const out = { cold: [], warm: [] };
+  for (const [fx, fy] of [[0.3, 0.3], [0.7, 0.6], [0.5, 0.85]]) {
+    for (const kind of ['cold', 'warm']) {
+      await page.mouse.move(box.x + 5, box.y + 5);
+      await page.waitForTimeout(150);
+      await page.evaluate(() => { window.__hover = []; });
+      await page.mouse.move(box.x + box.width * fx, box.y + box.height * fy);
+      const ms = await page.waitForFunction(() => window.__hover.find((h) => h.text)?.ms, null, { timeout: 10000 })
+        .then((h) => h.jsonValue()).catch(() => null);
+      out[kind].push(ms);
+    }
+  }
+  return out;
+}
+
+/**
+ * Used JavaScript heap (MB) of the page and of each of its workers (the search), from the DevTools
+ * protocol's Runtime.getHeapUsage: the page's own session, and the workers through auto-attach.
+ */
+async function heapSizes(page) {
+  const cdp = await page.context().newCDPSession(page);
+  const mb = (bytes) => bytes / 2 ** 20;
+  const main = (await cdp.send('Runtime.getHeapUsage')).usedSize;
+  const sessions = [];
+  cdp.on('Target.attachedToTarget', (e) => { if (e.targetInfo.type === 'worker') sessions.push(e.sessionId); });
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: false, flatten: false });
+  await page.waitForTimeout(300);
+  const workers = [];
+  for (const sessionId of sessions) {
+    const answer = new Promise((resolve) => {
+      cdp.on('Target.receivedMessageFromTarget', (e) => {
+        if (e.sessionId !== sessionId) return;
+        const m = JSON.parse(e.message);
+        if (m.id === 1) resolve(m.result?.usedSize ?? null);
+      });
+    });
+    await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.getHeapUsage' }) });
+    const used = await Promise.race([answer, new Promise((r) => setTimeout(() => r(null), 5000))]);
+    if (used !== null) workers.push(mb(used));
+  }
+  await cdp.detach();
+  return { page: mb(main), workers };
 }
 
 const server = await serveSite(opt.site);
@@ -120,7 +197,9 @@ try {
   for (let k = 0; k < opt.loads; k++) {
     const load = await oneLoad(browser, server.url);
     loads.push(load);
-    console.log(`load ${k + 1}: data ${load.dataLoaded?.toFixed(0)} ms, ready ${load.ready?.toFixed(0)} ms; ` +
+    console.log(`load ${k + 1}: ready ${load.ready?.toFixed(0)} ms (${(load.bytesBeforeReady / 1e6).toFixed(2)} MB in ` +
+      `${load.filesBeforeReady} files), data ${load.dataLoaded?.toFixed(0)} ms, search ${load.searchReady?.toFixed(0)} ms; ` +
+      `hover ${JSON.stringify(load.hover)}; heap ${JSON.stringify(load.heap)}; ` +
       Object.entries(load.actions).map(([n, a]) => `${n}: ${a.measures.map((m) => m.toFixed(1)).join('/')} ms`).join('; ') +
       (load.problems.length ? `; PROBLEMS: ${load.problems.join(' | ')}` : ''));
   }

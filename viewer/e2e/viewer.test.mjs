@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { launchBrowser, newContext, openPage, readSite, serveSite, waitForMark } from './harness.mjs';
+import { launchBrowser, newContext, openPage, readSite, serveSite, waitForMark, waitForViewer } from './harness.mjs';
 
 const SITE = process.env.E2E_SITE;
 const EXPECTED = process.env.E2E_EXPECTED;
@@ -57,7 +57,7 @@ async function open(hash = '', { ready = true } = {}) {
   session.requests = [];
   session.page.on('request', (r) => session.requests.push(r.url()));
   await session.page.goto(server.url + (hash ? `#${hash}` : ''));
-  if (ready) await waitForMark(session.page, 'viewer-ready');
+  if (ready) await waitForViewer(session.page);
   return session;
 }
 
@@ -256,8 +256,13 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     const marks = await page.evaluate(() => ({
       data: performance.getEntriesByName('viewer-data-loaded', 'mark')[0]?.startTime,
       ready: performance.getEntriesByName('viewer-ready', 'mark')[0]?.startTime,
+      early: performance.getEntriesByType('resource')
+        .filter((e) => e.name.includes('/data/') && !e.name.endsWith('/data/collection.json'))
+        .map((e) => ({ name: e.name.replace(/^.*\/data\//, ''), start: e.startTime })),
     }));
-    assert.ok(marks.data > 0 && marks.ready >= marks.data, `marks in order: ${JSON.stringify(marks)}`);
+    assert.ok(marks.ready > 0 && marks.data >= marks.ready, `mosaic first, then the data: ${JSON.stringify(marks)}`);
+    const before = marks.early.filter((e) => e.start < marks.ready);
+    assert.deepEqual(before, [], 'the first view fetches collection.json and the mosaic only');
     const tiles = s.requests.filter((u) => /\/tiles\/.*\.(jpg|jpeg|png|webp)$/.test(u));
     assert.ok(tiles.length > 0, 'no tile was requested');
     assert.equal(await matchCount(page), countText(N));
@@ -308,7 +313,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     const view = await wholeMosaicView(page);
     await page.goto(`${server.url}#${view.hash}`);
     await page.reload();
-    await waitForMark(page, 'viewer-ready');
+    await waitForViewer(page);
     await settle(page);
     const cells = await measurableCells(page, view);
     const baseline = await cellBrightness(page, cells.map((c) => c.rect));
@@ -506,14 +511,14 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     };
     await check('deep link');
     await page.reload();
-    await waitForMark(page, 'viewer-ready');
+    await waitForViewer(page);
     await check('after reload');
 
     // mode=all, and search text with an open item and a view
     const all = new Set([...a].filter((id) => b.has(id)));
     await page.goto(`${server.url}#s=${[first, second].map(enc).join(',')}&mode=all`);
     await page.reload();
-    await waitForMark(page, 'viewer-ready');
+    await waitForViewer(page);
     await waitForText(page, '#match-count', countText(all.size));
     assert.equal(await page.locator('#subject-mode').inputValue(), 'all');
 
@@ -522,11 +527,11 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     const c = cellCentre(items.col[target], items.row[target]);
     await page.goto(`${server.url}#q=${enc(many.text)}&item=${enc(many.ids[0])}&x=${c.x}&y=${c.y}&z=${CLOSE_ZOOM}`);
     await page.reload();
-    await waitForMark(page, 'viewer-ready');
+    await waitForViewer(page);
     for (const label of ['search link', 'after reload']) {
       if (label === 'after reload') {
         await page.reload();
-        await waitForMark(page, 'viewer-ready');
+        await waitForViewer(page);
       }
       await waitForText(page, '#search-count', `${many.ids.length} found`);
       assert.equal(await page.locator('#search').inputValue(), many.text, `${label}: #search`);
@@ -540,7 +545,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     // The UI writes its state into the hash, so a reload (or a shared link) keeps it.
     await page.goto(server.url);
     await page.reload();
-    await waitForMark(page, 'viewer-ready');
+    await waitForViewer(page);
     await subjectButton(page, second).click();
     await waitForText(page, '#match-count', countText(b.size));
     await page.selectOption('#subject-mode', 'all');
@@ -551,7 +556,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
       `s= holds encodeURIComponent(name): ${hash.get('s')}`);
     assert.equal(hash.get('mode'), 'all');
     await page.reload();
-    await waitForMark(page, 'viewer-ready');
+    await waitForViewer(page);
     await waitForText(page, '#match-count', countText(b.size));
     assert.equal(await pressed(page, second), 'true', 'a reload keeps the subject chosen in the UI');
     await finish(s);
@@ -678,7 +683,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     assert.equal(await page.evaluate(() => document.querySelectorAll('img[src="x"]').length), 0, 'no <img> from the link');
     await page.goto(`${server.url}#s=%E0%A4%A,Nope&from=abc&to=&item=zzz&x=NaN&y=1&z=-3&mode=weird&q=`);
     await page.reload();
-    await waitForMark(page, 'viewer-ready');
+    await waitForViewer(page);
     await waitForText(page, '#match-count', countText(N));
     assert.equal(await page.locator('#panel').isHidden(), true);
     await page.waitForTimeout(300);
@@ -688,15 +693,15 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await finish(s);
   });
 
-  test('more like this: as many neighbours as neighbours.json holds, loaded when a panel first opens, each opens its item', async () => {
-    assert.ok(neighbours, 'the site has data/neighbours.json');
-    assert.equal(neighbours.k, expected.neighbours, 'neighbours.json has the configured k (neighbours.count)');
+  test('more like this: as many neighbours as the site holds, a chunk loaded when a panel first needs it, each opens its item', async () => {
+    assert.ok(neighbours, 'the site has data/neighbours/');
+    assert.equal(neighbours.k, expected.neighbours, 'the site has the configured k (neighbours.count)');
     assert.ok(neighbours.neighbours.every((list) => list.length === neighbours.k), 'every list holds k neighbours');
     const s = await open();
     const { page } = s;
     await settle(page);
-    const fetched = () => s.requests.filter((u) => u.includes('neighbours.json')).length;
-    assert.equal(fetched(), 0, 'neighbours.json is not loaded before a panel opens');
+    const fetched = () => s.requests.filter((u) => u.includes('/data/neighbours/')).length;
+    assert.equal(fetched(), 0, 'no neighbours are loaded before a panel opens');
     const i = position.get(expected.ids[0]);
     await page.goto(`${server.url}#item=${enc(items.id[i])}`);
     await waitForText(page, '#panel .panel-title', titleOf(i));
@@ -706,7 +711,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await eventually(async () => (await buttons.count()) === wantedIds.length);
     const shown = (await buttons.evaluateAll((els) => els.map((e) => e.getAttribute('data-item')))).map(itemOfButton);
     assert.deepEqual(shown.map((k) => items.id[k]), wantedIds, 'the neighbours, nearest first');
-    assert.equal(fetched(), 1, 'neighbours.json is loaded once');
+    assert.equal(fetched(), 1, 'one chunk of neighbours is loaded, once');
     const pick = shown[2];
     await buttons.nth(2).click();
     await waitForText(page, '#panel .panel-title', titleOf(pick));
@@ -714,7 +719,8 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     const again = (await buttons.evaluateAll((els) => els.map((e) => e.getAttribute('data-item')))).map(itemOfButton);
     const pickIds = neighbours.neighbours[neighbours.id.indexOf(items.id[pick])].map((k) => neighbours.id[k]);
     assert.deepEqual(again.map((k) => items.id[k]), pickIds, 'the opened item shows its own neighbours');
-    assert.equal(fetched(), 1, 'neighbours.json is not loaded again');
+    const chunkOf = (k) => Math.floor(k / collection.items.chunkSize);
+    assert.equal(fetched(), new Set([chunkOf(i), chunkOf(pick)]).size, 'each chunk of neighbours is loaded once');
     await finish(s);
   });
 

@@ -23,14 +23,9 @@ export function toCsv(header, rows) {
 }
 
 /**
- * `id,title,date,url` for every item whose flag is set (all items when `flags` is null),
- * in item order. `date` is the catalogue's own date text.
+ * `id,title,date,url` of each record (the selection's, in item order; see data.js loadRecords).
+ * `date` is the catalogue's own date text.
  */
-export function selectionCsv(index, flags) {
-  const rows = [];
-  for (let i = 0; i < index.count; i++) {
-    if (flags && !flags[i]) continue;
-    rows.push([index.ids[i], index.title[i], index.date[i], index.url[i]]);
-  }
-  return toCsv(['id', 'title', 'date', 'url'], rows);
+export function selectionCsv(records) {
+  return toCsv(['id', 'title', 'date', 'url'], records.map((r) => [r.id, r.title, r.date, r.url]));
 }

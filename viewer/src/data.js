@@ -1,29 +1,29 @@
 /**
- * Loading and indexing of the pipeline's JSON (data/collection.json + data/items.json).
- * Pure logic: no DOM, so `node --test` can exercise it. Everything about a collection
- * comes from these files; nothing here knows about a particular collection.
+ * Loading and indexing of the site's data (data/collection.json and the files it describes; see
+ * viewer/README.md, "Data contract"). Split so that a million items stay light: collection.json opens the
+ * mosaic; three small binary columns (cells, years, subjects) make the filters work; the records (title,
+ * date, links), the neighbours and the id lookup come in chunks when an item needs them.
+ * Pure logic: no DOM, so `node --test` can exercise it.
  */
 
-/** Fetch JSON relative to `base` (the page URL), with an error that names the file. */
-export async function fetchJson(path, base, fetchFn = globalThis.fetch) {
-  const url = new URL(path, base);
-  const res = await fetchFn(url);
+export const NO_YEAR = -32768; // years.bin: unknown year
+const KEPT_CHUNKS = 64; // record and neighbour chunks held in memory at once (least recently used go)
+export const RECORD_FIELDS = ['id', 'title', 'date', 'dateLabel', 'url', 'imageUrl', 'thumb', 'description', 'rights'];
+
+/** Fetch `path` relative to `base` (the page URL), with an error that names the file. */
+async function fetchOk(path, base, fetchFn) {
+  const res = await fetchFn(new URL(path, base));
   if (!res.ok) throw new Error(`Could not load ${path} (HTTP ${res.status})`);
-  return res.json();
+  return res;
 }
 
-/** Load collection.json and the items file it names; returns the built index. */
-export async function loadCollection(base, fetchFn = globalThis.fetch) {
-  const collection = await fetchJson('data/collection.json', base, fetchFn);
-  const items = await fetchJson(collection.items || 'data/items.json', base, fetchFn);
-  return buildIndex(collection, items);
+/** Fetch JSON relative to `base`, with an error that names the file. */
+export async function fetchJson(path, base, fetchFn = globalThis.fetch) {
+  return (await fetchOk(path, base, fetchFn)).json();
 }
 
-/** A year value from JSON (number, numeric string or null) as an integer or null. */
-export function toYear(value) {
-  if (value === null || value === undefined || value === '') return null;
-  const n = typeof value === 'number' ? value : Number(value);
-  return Number.isFinite(n) ? Math.trunc(n) : null;
+async function fetchBytes(path, base, fetchFn) {
+  return new Uint8Array(await (await fetchOk(path, base, fetchFn)).arrayBuffer());
 }
 
 function positiveInt(value, what) {
@@ -32,29 +32,30 @@ function positiveInt(value, what) {
   return n;
 }
 
-/** Column `key` of the columnar items file as an array of `count` values (default fills gaps). */
-function column(items, key, count, fallback) {
-  const arr = Array.isArray(items[key]) ? items[key] : [];
-  const out = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const v = arr[i];
-    out[i] = v === undefined || v === null ? fallback(i) : v;
+/** Name of chunk `number` (records, neighbours, ids): five digits, as the site stage writes them. */
+export function chunkName(number) {
+  return `${String(number).padStart(5, '0')}.json`;
+}
+
+/** FNV-1a (32 bit) of the id's UTF-8 bytes modulo `buckets`: the ids/ file that holds it (as site.py). */
+export function idBucket(id, buckets) {
+  let h = 0x811c9dc5;
+  for (const byte of new TextEncoder().encode(String(id))) {
+    h ^= byte;
+    h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return out;
+  return h % buckets;
 }
 
 /**
- * Validate the two JSON documents and build the structures the viewer needs:
- * per-item columns, `cellItem` (Int32Array cols*rows, -1 = empty cell) and subject tables.
- * Lenient on optional fields (missing strings become ''), strict on the grid, because a wrong
- * grid would silently map clicks to the wrong photographs.
- * @returns {{collection, grid, count, ids, idPosition: Map<string, number>, col, row, title, date,
- *   dateLabel, description, rights, year, url, imageUrl, thumb, subjects, subjectNames, subjectCounts,
- *   cellItem, warnings: string[]}}
+ * The index before its columns are in: collection.json validated (strict on the grid, because a wrong grid
+ * would silently map clicks to the wrong photographs), empty columns, and loaders for what comes later.
+ * `loadColumns` fills it in place; until then every cell is empty.
+ * @returns {{collection, grid, count, chunkSize, chunks, idBuckets, subjectNames, subjectCounts, cell, col, row,
+ *   cellItem, year, subjectStart, subjectIds, warnings, hasNeighbours, base, fetchFn, loaded: boolean}}
  */
-export function buildIndex(collection, items) {
+export function createIndex(collection, base, fetchFn = globalThis.fetch) {
   if (!collection || typeof collection !== 'object') throw new Error('collection.json is not an object');
-  if (!items || typeof items !== 'object') throw new Error('items.json is not an object');
   const g = collection.grid || {};
   const grid = {
     cols: positiveInt(g.cols, 'grid.cols'),
@@ -62,73 +63,226 @@ export function buildIndex(collection, items) {
     cellWidth: positiveInt(g.cellWidth, 'grid.cellWidth'),
     cellHeight: positiveInt(g.cellHeight, 'grid.cellHeight'),
   };
-  const ids = Array.isArray(items.id) ? items.id : [];
-  const count = Number.isInteger(items.count) ? items.count : ids.length;
-  const warnings = [];
-  if (ids.length !== count) warnings.push(`items.json: id has ${ids.length} entries, count is ${count}`);
-
-  const str = (key) => column(items, key, count, () => '').map(String);
-  const idCol = column(items, 'id', count, (i) => `#${i}`).map(String); // ids are strings, never numbers
-  // Items are ordered by cell index, so a missing col/row column can be derived from the position.
-  const col = column(items, 'col', count, (i) => i % grid.cols).map(Number);
-  const row = column(items, 'row', count, (i) => Math.floor(i / grid.cols)).map(Number);
-  // Histogram and date filter use one year per item: the start of its date (null: unknown).
-  const year = column(items, 'yearStart', count, () => null).map(toYear);
-
-  const subjectNames = (Array.isArray(items.subjectNames) ? items.subjectNames : []).map(String);
-  const nSubjects = subjectNames.length;
-  const subjects = column(items, 'subjects', count, () => []).map((list) =>
-    (Array.isArray(list) ? list : []).filter((s) => Number.isInteger(s) && s >= 0 && s < nSubjects));
-  let subjectCounts = Array.isArray(items.subjectCounts) ? items.subjectCounts.map(Number) : [];
-  if (subjectCounts.length !== nSubjects || subjectCounts.some((c) => !Number.isFinite(c))) {
-    // Recount rather than trust a mismatched array: the treemap is sized by these.
-    subjectCounts = new Array(nSubjects).fill(0);
-    for (const list of subjects) for (const s of list) subjectCounts[s]++;
+  const items = collection.items;
+  if (!items || typeof items !== 'object' || items.format !== 2) {
+    throw new Error('collection.json: "items" is not the chunked data of format 2 (rebuild the site)');
   }
+  const count = Number.isInteger(items.count) && items.count >= 0 ? items.count : 0;
+  const subjectNames = (Array.isArray(items.subjectNames) ? items.subjectNames : []).map(String);
+  return {
+    collection, grid, count,
+    chunkSize: positiveInt(items.chunkSize, 'items.chunkSize'),
+    chunks: Math.ceil(count / positiveInt(items.chunkSize, 'items.chunkSize')),
+    idBuckets: positiveInt(items.idBuckets ?? 1, 'items.idBuckets'),
+    subjectIdBytes: items.subjectIdBytes === 2 ? 2 : 1,
+    hasNeighbours: Number.isInteger(items.neighbours),
+    subjectNames,
+    subjectCounts: Array.isArray(items.subjectCounts) ? items.subjectCounts.map(Number) : [],
+    cell: new Uint32Array(0), col: new Int32Array(0), row: new Int32Array(0),
+    cellItem: new Int32Array(grid.cols * grid.rows).fill(-1),
+    year: new Int16Array(0), subjectStart: new Uint32Array(1), subjectIds: new Uint8Array(0),
+    warnings: [], loaded: false,
+    base, fetchFn,
+    records: chunkCache(), neighbours: chunkCache(),
+  };
+}
 
-  const cellItem = new Int32Array(grid.cols * grid.rows).fill(-1);
+/** Fetch collection.json and return the index (columns not yet loaded). */
+export async function loadCollection(base, fetchFn = globalThis.fetch) {
+  return createIndex(await fetchJson('data/collection.json', base, fetchFn), base, fetchFn);
+}
+
+/** Fetch the binary columns (cells, years, subjects) and index them in place; returns the index. */
+export async function loadColumns(index) {
+  const get = (name) => fetchBytes(`data/${name}`, index.base, index.fetchFn);
+  const [cells, years, counts, ids] = await Promise.all(
+    ['cells.bin', 'years.bin', 'subject-counts.bin', 'subject-ids.bin'].map(get));
+  return setColumns(index, { cells, years, counts, ids });
+}
+
+/** Little-endian typed view of `bytes` (copied when unaligned or on a big-endian machine: never, in practice). */
+function typed(bytes, Type) {
+  const n = Math.floor(bytes.byteLength / Type.BYTES_PER_ELEMENT);
+  if (bytes.byteOffset % Type.BYTES_PER_ELEMENT === 0) return new Type(bytes.buffer, bytes.byteOffset, n);
+  return new Type(bytes.slice(0, n * Type.BYTES_PER_ELEMENT).buffer);
+}
+
+/**
+ * Index the raw column bytes ({cells, years, counts, ids}: Uint8Arrays as fetched) into `index`:
+ * cell, col, row, cellItem (-1 = empty cell), year (NO_YEAR = unknown), subjectStart/subjectIds (item i's
+ * subjects are subjectIds[subjectStart[i] .. subjectStart[i+1])). Lenient on counts (warns), strict on cells.
+ */
+export function setColumns(index, { cells, years, counts, ids }) {
+  const { grid } = index;
+  const warnings = [];
+  let count = index.count;
+  const cell = typed(cells, Uint32Array);
+  if (cell.length !== count) {
+    warnings.push(`cells.bin has ${cell.length} items, collection.json says ${count}`);
+    count = Math.min(count, cell.length);
+  }
+  const size = grid.cols * grid.rows;
+  const col = new Int32Array(count), row = new Int32Array(count);
+  const cellItem = new Int32Array(size).fill(-1);
   let outside = 0, clashes = 0;
   for (let i = 0; i < count; i++) {
-    const c = col[i], r = row[i];
-    if (!Number.isInteger(c) || !Number.isInteger(r) || c < 0 || r < 0 || c >= grid.cols || r >= grid.rows) {
-      outside++;
-      continue;
-    }
-    const cell = r * grid.cols + c;
-    if (cellItem[cell] !== -1) clashes++;
-    cellItem[cell] = i;
+    const c = cell[i];
+    col[i] = c % grid.cols;
+    row[i] = Math.floor(c / grid.cols);
+    if (c >= size) { outside++; col[i] = row[i] = -1; continue; }
+    if (cellItem[c] !== -1) clashes++;
+    cellItem[c] = i;
   }
   if (outside) warnings.push(`${outside} item(s) lie outside the ${grid.cols}x${grid.rows} grid`);
   if (clashes) warnings.push(`${clashes} item(s) share a cell with another item`);
 
-  const idPosition = new Map();
-  idCol.forEach((id, i) => { if (!idPosition.has(id)) idPosition.set(id, i); });
+  let year = typed(years, Int16Array);
+  if (year.length < count) {
+    warnings.push(`years.bin has ${year.length} items, not ${count}`);
+    const padded = new Int16Array(count).fill(NO_YEAR);
+    padded.set(year);
+    year = padded;
+  }
+  year = year.subarray(0, count);
 
+  const nSubjects = index.subjectNames.length;
+  const flat = index.subjectIdBytes === 2 ? typed(ids, Uint16Array) : ids;
+  const subjectStart = new Uint32Array(count + 1);
+  for (let i = 0; i < count; i++) subjectStart[i + 1] = subjectStart[i] + (counts[i] ?? 0);
+  let subjectIds = flat;
+  if (subjectStart[count] !== flat.length || flat.some((s) => s >= nSubjects)) {
+    warnings.push('subject-ids.bin does not match subject-counts.bin and the subject names: subjects dropped');
+    subjectStart.fill(0);
+    subjectIds = new Uint8Array(0);
+  }
+  if (index.subjectCounts.length !== nSubjects || index.subjectCounts.some((c) => !Number.isFinite(c))) {
+    // Recount rather than trust a mismatched array: the treemap is sized by these.
+    index.subjectCounts = new Array(nSubjects).fill(0);
+    for (const s of subjectIds) index.subjectCounts[s]++;
+  }
+  Object.assign(index, { count, cell, col, row, cellItem, year, subjectStart, subjectIds, loaded: true });
+  index.warnings.push(...warnings);
+  return index;
+}
+
+/** Item i's subject ids (a typed subarray; do not keep it past a reload). */
+export function subjectsOf(index, i) {
+  return index.subjectIds.subarray(index.subjectStart[i], index.subjectStart[i + 1]);
+}
+
+/** Does item i have subject s? */
+export function hasSubject(index, i, s) {
+  for (let k = index.subjectStart[i]; k < index.subjectStart[i + 1]; k++) if (index.subjectIds[k] === s) return true;
+  return false;
+}
+
+/** A small cache of chunk promises, least recently used dropped first; a failed fetch is forgotten. */
+export function chunkCache(limit = KEPT_CHUNKS) {
+  const chunks = new Map();
   return {
-    collection, grid, count,
-    ids: idCol, idPosition, col, row,
-    title: str('title'), date: str('date'), dateLabel: str('dateLabel'),
-    // Optional free-text columns, shown in the details panel when not empty.
-    description: str('description'), rights: str('rights'),
-    year,
-    url: str('url'), imageUrl: str('imageUrl'), thumb: str('thumb'),
-    subjects, subjectNames, subjectCounts,
-    cellItem, warnings,
+    get(number, load) {
+      let entry = chunks.get(number);
+      if (entry) {
+        chunks.delete(number);
+      } else {
+        entry = load().catch((err) => {
+          chunks.delete(number);
+          throw err;
+        });
+        entry.then((value) => { entry.value = value; }, () => {});
+      }
+      chunks.set(number, entry);
+      while (chunks.size > limit) chunks.delete(chunks.keys().next().value);
+      return entry;
+    },
+    /** The chunk if it is already in, else undefined (no fetch). */
+    peek(number) {
+      return chunks.get(number)?.value;
+    },
   };
 }
 
-/**
- * Date text to show for item i: the pipeline's normalised `dateLabel` (optional column,
- * e.g. "ca. 1984") when present, else the catalogue's own `date`; '' when neither.
- */
-export function displayDate(index, i) {
-  return index.dateLabel[i] || index.date[i] || '';
+/** One item's record from its chunk: every field a string ('' when missing). */
+function recordOf(chunk, i) {
+  const k = i - chunk.start;
+  const out = {};
+  for (const field of RECORD_FIELDS) {
+    const v = Array.isArray(chunk[field]) ? chunk[field][k] : undefined;
+    out[field] = v === undefined || v === null ? '' : String(v);
+  }
+  return out;
 }
 
-/** Position of the item with this id (ids are compared as strings), or -1. */
-export function positionOfId(index, id) {
-  const i = index.idPosition.get(String(id));
-  return i === undefined ? -1 : i;
+function recordChunk(index, number) {
+  return index.records.get(number, () => fetchJson(`data/items/${chunkName(number)}`, index.base, index.fetchFn)
+    .then((chunk) => ({ start: number * index.chunkSize, ...chunk })));
+}
+
+/** Item i's record ({id, title, date, dateLabel, url, imageUrl, thumb, description, rights}) if its chunk is in. */
+export function record(index, i) {
+  if (!(i >= 0 && i < index.count)) return null;
+  const chunk = index.records.peek(Math.floor(i / index.chunkSize));
+  return chunk ? recordOf(chunk, i) : null;
+}
+
+/** Item i's record, fetching its chunk when needed. */
+export async function loadRecord(index, i) {
+  if (!(i >= 0 && i < index.count)) return null;
+  return recordOf(await recordChunk(index, Math.floor(i / index.chunkSize)), i);
+}
+
+/** Records of `items` (valid positions), in that order, fetching each chunk they need once (in parallel). */
+export async function loadRecords(index, items) {
+  const out = new Array(items.length);
+  const byChunk = new Map();
+  items.forEach((i, k) => {
+    const n = Math.floor(i / index.chunkSize);
+    if (!byChunk.has(n)) byChunk.set(n, []);
+    byChunk.get(n).push(k);
+  });
+  await Promise.all([...byChunk].map(async ([n, ks]) => {
+    const chunk = await recordChunk(index, n);
+    for (const k of ks) out[k] = recordOf(chunk, items[k]);
+  }));
+  return out;
+}
+
+/** Item i's "more like this" (positions, nearest first, never i itself); [] when the site has none. */
+export async function loadNeighbours(index, i) {
+  if (!index.hasNeighbours || !(i >= 0 && i < index.count)) return [];
+  const number = Math.floor(i / index.chunkSize);
+  const chunk = await index.neighbours.get(number,
+    () => fetchJson(`data/neighbours/${chunkName(number)}`, index.base, index.fetchFn));
+  const list = Array.isArray(chunk.neighbours) ? chunk.neighbours[i - number * index.chunkSize] : null;
+  return similarItems(list, i, index.count);
+}
+
+/** The distinct valid positions of `list`, in order, never `item` itself. */
+export function similarItems(list, item, count) {
+  const seen = new Set([item]);
+  const out = [];
+  for (const q of Array.isArray(list) ? list : []) {
+    if (!Number.isInteger(q) || q < 0 || q >= count || seen.has(q)) continue;
+    seen.add(q);
+    out.push(q);
+  }
+  return out;
+}
+
+/** Position of the item with this id (ids are compared as strings), or -1; fetches one ids/ file. */
+export async function findId(index, id) {
+  const bucket = idBucket(id, index.idBuckets);
+  const map = await fetchJson(`data/ids/${chunkName(bucket)}`, index.base, index.fetchFn);
+  const i = Object.prototype.hasOwnProperty.call(map, String(id)) ? map[String(id)] : -1;
+  return Number.isInteger(i) && i >= 0 && i < index.count ? i : -1;
+}
+
+/**
+ * Date text to show for a record: the pipeline's normalised `dateLabel` (e.g. "ca. 1984") when present,
+ * else the catalogue's own `date`; '' when neither.
+ */
+export function displayDate(rec) {
+  return rec ? rec.dateLabel || rec.date || '' : '';
 }
 
 /**

@@ -4,6 +4,7 @@
  * set). Items with an unknown year only drop out while a date filter is active. Pure, so the
  * rules are tested without a browser.
  */
+import { NO_YEAR } from './data.js';
 
 /** An empty filter state: no subjects selected, mode 'any', no year range. */
 export function emptyFilter() {
@@ -18,15 +19,20 @@ export function isFilterActive(filter) {
 export function itemMatches(index, i, filter) {
   if (filter.years) {
     const y = index.year[i];
-    if (y === null || y < filter.years[0] || y >= filter.years[1]) return false;
+    if (y === NO_YEAR || y < filter.years[0] || y >= filter.years[1]) return false;
   }
   if (filter.subjects.size > 0) {
-    const list = index.subjects[i];
+    const { subjectStart, subjectIds } = index;
+    const start = subjectStart[i], end = subjectStart[i + 1];
     if (filter.mode === 'all') {
-      for (const s of filter.subjects) if (!list.includes(s)) return false;
+      for (const s of filter.subjects) {
+        let found = false;
+        for (let k = start; k < end; k++) if (subjectIds[k] === s) { found = true; break; }
+        if (!found) return false;
+      }
     } else {
       let any = false;
-      for (let k = 0; k < list.length; k++) if (filter.subjects.has(list[k])) { any = true; break; }
+      for (let k = start; k < end; k++) if (filter.subjects.has(subjectIds[k])) { any = true; break; }
       if (!any) return false;
     }
   }

@@ -113,7 +113,7 @@ export function yearRange(from, to, extent) {
  * range. Whatever the collection lacks is dropped, silently.
  * @returns {{view, subjects: Set<number>, mode, years: [number, number] | null, q: string, item: number}}
  */
-export function resolveHash(decoded, index, extent = null) {
+export function resolveHash(decoded, index, extent = null, item = -1) {
   const byName = new Map();
   const byFolded = new Map();
   index.subjectNames.forEach((name, k) => {
@@ -126,8 +126,6 @@ export function resolveHash(decoded, index, extent = null) {
     const k = byName.get(name) ?? byFolded.get(name.toLowerCase());
     if (k !== undefined) subjects.add(k);
   }
-  let item = -1;
-  if (decoded.item !== null && index.idPosition.has(decoded.item)) item = index.idPosition.get(decoded.item);
   return {
     view: decoded.view,
     subjects,

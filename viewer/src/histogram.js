@@ -3,6 +3,8 @@
  * range so the chart has at most `maxBins` bars (decades for a century or two of photos).
  */
 
+import { NO_YEAR } from './data.js';
+
 const NICE_WIDTHS = [1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10000];
 
 /** Smallest nice bin width giving at most maxBins bins over [min, max]. */
@@ -14,11 +16,11 @@ export function binWidth(min, max, maxBins = 24) {
   return Math.ceil((max - min + 1) / maxBins);
 }
 
-/** Range of the known years, or null when no item has one. */
+/** Range of the known years (null, undefined and NO_YEAR are unknown), or null when no item has one. */
 export function yearExtent(years) {
   let min = Infinity, max = -Infinity;
   for (const y of years) {
-    if (y === null || y === undefined) continue;
+    if (y === null || y === undefined || y === NO_YEAR) continue;
     if (y < min) min = y;
     if (y > max) max = y;
   }
@@ -37,12 +39,13 @@ export function yearBins(years, { maxBins = 24, include = null } = {}) {
   const start = Math.floor(extent[0] / width) * width;
   const n = Math.floor(extent[1] / width) - Math.floor(extent[0] / width) + 1;
   const bins = Array.from({ length: n }, (_, k) => ({ x0: start + k * width, x1: start + (k + 1) * width, count: 0, selected: 0 }));
-  years.forEach((y, i) => {
-    if (y === null || y === undefined) return;
+  for (let i = 0; i < years.length; i++) {
+    const y = years[i];
+    if (y === null || y === undefined || y === NO_YEAR) continue;
     const bin = bins[Math.floor((y - start) / width)];
     bin.count++;
     if (!include || include[i]) bin.selected++;
-  });
+  }
   return { width, bins };
 }
 

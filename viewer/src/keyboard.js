@@ -61,16 +61,21 @@ export function intersects(rect, view) {
     && rect.y < view.y + view.height && rect.y + rect.height > view.y;
 }
 
+/** The item in cell (col, row), or -1 for an empty cell or one outside the grid. */
+export function itemAt(index, col, row) {
+  const inGrid = col >= 0 && row >= 0 && col < index.grid.cols && row < index.grid.rows;
+  return inGrid ? index.cellItem[row * index.grid.cols + col] : -1;
+}
+
 /**
  * What the live region says about a cell: "<title>, <date label>, row R, column C"
- * (1-based), or "Empty cell, row R, column C".
+ * (1-based), or "Empty cell, row R, column C". `rec` is the cell's item's record (data.js), null
+ * for an empty cell.
  */
-export function describeCell(index, col, row) {
+export function describeCell(rec, col, row) {
   const where = `row ${row + 1}, column ${col + 1}`;
-  const inGrid = col >= 0 && row >= 0 && col < index.grid.cols && row < index.grid.rows;
-  const i = inGrid ? index.cellItem[row * index.grid.cols + col] : -1;
-  if (i < 0) return `Empty cell, ${where}`;
-  return `${index.title[i] || 'Untitled'}, ${displayDate(index, i) || 'date unknown'}, ${where}`;
+  if (!rec) return `Empty cell, ${where}`;
+  return `${rec.title || 'Untitled'}, ${displayDate(rec) || 'date unknown'}, ${where}`;
 }
 
 /**

@@ -1,10 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cellAt, cellRect, itemAtCell, itemAtImagePoint } from '../src/cells.js';
-import { buildIndex } from '../src/data.js';
-import { makeCollection, makeItems } from './fixtures.mjs';
+import { makeIndex, makeItems } from './fixtures.mjs';
 
-const index = buildIndex(makeCollection(), makeItems());
+const index = await makeIndex();
 const grid = index.grid; // 4 x 3 cells of 10 x 20 px
 
 test('cellAt uses half-open cell bounds', () => {

@@ -1,11 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildIndex } from '../src/data.js';
 import { computeMatches, emptyFilter, intersectMatches, isFilterActive, itemMatches, maskPixels, matchingPositions,
   subjectsOnly } from '../src/filter.js';
-import { makeCollection, makeItems } from './fixtures.mjs';
+import { makeIndex, makeItems } from './fixtures.mjs';
 
-const index = buildIndex(makeCollection(), makeItems());
+const index = await makeIndex();
 const matching = (filter) => [...computeMatches(index, filter).matches].flatMap((m, i) => (m ? [i] : []));
 
 test('no filter matches everything, unknown years included', () => {

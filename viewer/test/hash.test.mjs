@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildIndex } from '../src/data.js';
+import { findId } from '../src/data.js';
 import { decodeHash, encodeHash, resolveHash, roundCoord, roundZoom, yearRange } from '../src/hash.js';
-import { makeCollection, makeItems } from './fixtures.mjs';
+import { makeIndex, makeItems } from './fixtures.mjs';
 
-const index = buildIndex(makeCollection(), makeItems());
+const index = await makeIndex();
 
 test('rounding: 5 decimals for the centre, 3 significant digits for the zoom', () => {
   assert.equal(roundCoord(0.123456789), 0.12346);
@@ -55,15 +55,18 @@ test('yearRange makes a half-open range from inclusive years, filling a missing 
   assert.equal(yearRange(null, null, [1850, 1990]), null);
 });
 
-test('resolveHash maps names and ids to the collection and drops unknown ones', () => {
-  const r = resolveHash(decodeHash('s=Ships,Nope,meteorites&item=K9045&from=1900&to=1909'), index, [1897, 1960]);
+test('resolveHash maps names to the collection, drops unknown ones and takes the item the page found', async () => {
+  const decoded = decodeHash('s=Ships,Nope,meteorites&item=K9045&from=1900&to=1909');
+  assert.equal(decoded.item, 'K9045');
+  const r = resolveHash(decoded, index, [1897, 1960], await findId(index, decoded.item));
   assert.deepEqual([...r.subjects], [0, 1]); // exact name, then case-insensitive
   assert.equal(r.item, 1);
   assert.deepEqual(r.years, [1900, 1910]);
-  const none = resolveHash(decodeHash('s=Nope&item=missing'), index);
+  const none = resolveHash(decodeHash('s=Nope&item=missing'), index, null, await findId(index, 'missing'));
   assert.equal(none.subjects.size, 0);
   assert.equal(none.item, -1);
   assert.equal(none.years, null);
-  assert.equal(resolveHash(decodeHash('item=0001'), index).item, 0); // ids are strings: leading zeros kept
-  assert.equal(resolveHash(decodeHash('item=1'), index).item, -1);
+  assert.equal(resolveHash(decodeHash(''), index).item, -1);
+  assert.equal(await findId(index, decodeHash('item=0001').item), 0); // ids are strings: leading zeros kept
+  assert.equal(await findId(index, decodeHash('item=1').item), -1);
 });

@@ -1,10 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildIndex } from '../src/data.js';
-import { arrowDelta, clampedCell, describeCell, freeArea, intersects, moveCell, panToShow } from '../src/keyboard.js';
-import { makeCollection, makeItems } from './fixtures.mjs';
+import { loadRecord } from '../src/data.js';
+import { arrowDelta, clampedCell, describeCell, itemAt, freeArea, intersects, moveCell, panToShow } from '../src/keyboard.js';
+import { makeIndex, makeItems } from './fixtures.mjs';
 
-const index = buildIndex(makeCollection(), makeItems());
+const index = await makeIndex();
 const grid = index.grid; // 4 x 3 cells of 10 x 20 px
 
 test('arrow keys move one cell and stop at the grid edges', () => {
@@ -40,17 +40,20 @@ test('intersects', () => {
   assert.ok(!intersects({ x: 10, y: 0, width: 5, height: 5 }, view));
 });
 
-test('describeCell reads title, date label and 1-based row and column', () => {
-  assert.equal(describeCell(index, 1, 0), 'Rock, [1909, approximate], row 1, column 2');
-  assert.equal(describeCell(index, 2, 0), '<img src=x onerror=alert(1)>, Unknown, row 1, column 3');
-  assert.equal(describeCell(index, 2, 2), 'Empty cell, row 3, column 3');
+test('describeCell reads title, date label and 1-based row and column of the cell\'s item', async () => {
+  const describe = async (idx, col, row) => describeCell(await loadRecord(idx, itemAt(idx, col, row)), col, row);
+  assert.equal(await describe(index, 1, 0), 'Rock, [1909, approximate], row 1, column 2');
+  assert.equal(await describe(index, 2, 0), '<img src=x onerror=alert(1)>, Unknown, row 1, column 3');
+  assert.equal(await describe(index, 2, 2), 'Empty cell, row 3, column 3');
+  assert.equal(itemAt(index, 4, 0), -1);
+  assert.equal(itemAt(index, -1, 0), -1);
   const items = makeItems();
   items.title[0] = '';
   items.date[0] = '';
   items.dateLabel = ['', 'ca. 1909'];
-  const other = buildIndex(makeCollection(), items);
-  assert.equal(describeCell(other, 0, 0), 'Untitled, date unknown, row 1, column 1');
-  assert.equal(describeCell(other, 1, 0), 'Rock, ca. 1909, row 1, column 2');
+  const other = await makeIndex(items);
+  assert.equal(await describe(other, 0, 0), 'Untitled, date unknown, row 1, column 1');
+  assert.equal(await describe(other, 1, 0), 'Rock, ca. 1909, row 1, column 2');
 });
 
 test('freeArea keeps the biggest strip beside a covering panel', () => {

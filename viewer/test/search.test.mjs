@@ -1,8 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildIndex } from '../src/data.js';
-import { buildSearchText, normalizeText, searchMatches, tokenize } from '../src/search.js';
-import { makeCollection, makeItems } from './fixtures.mjs';
+import { buildSearchIndex, normalizeText, searchMatches, tokenize } from '../src/search.js';
+import { makeIndex, makeItems } from './fixtures.mjs';
+
+/** The worker's index of `items`: titles as titles.txt gives them, subjects from the loaded columns. */
+async function searchIndexOf(items) {
+  const index = await makeIndex(items);
+  return buildSearchIndex(items.title, index.subjectStart, index.subjectIds, index.subjectNames);
+}
 
 const positions = (r) => (r ? [...r.matches].flatMap((m, i) => (m ? [i] : [])) : null);
 
@@ -19,11 +24,10 @@ test('tokenize splits into distinct words; blank queries have none', () => {
   assert.deepEqual(tokenize('--'), []);
 });
 
-test('every word must match, in the title or in subject names', () => {
+test('every word must match, in the title or in subject names', async () => {
   const items = makeItems();
   items.title[4] = 'Café on the Quai';
-  const index = buildIndex(makeCollection(), items);
-  const text = buildSearchText(index);
+  const text = await searchIndexOf(items);
   assert.equal(searchMatches(text, ''), null);
   assert.deepEqual(positions(searchMatches(text, 'ship')), [0, 3, 6]); // title "Ship" + subject "Ships"
   assert.deepEqual(positions(searchMatches(text, 'SHIP field')), [0]); // both words on item 0
@@ -35,9 +39,18 @@ test('every word must match, in the title or in subject names', () => {
   assert.equal(searchMatches(text, 'ship').n, 3);
 });
 
-test('words do not run across fields', () => {
-  const index = buildIndex(makeCollection(), makeItems());
-  const text = buildSearchText(index);
+test('words do not run across fields or items', async () => {
+  const text = await searchIndexOf(makeItems());
   // item 0: title "Ship", subjects Ships + Field photographs: "shipships" must not be formed
   assert.deepEqual(positions(searchMatches(text, 'shipships')), []);
+  assert.deepEqual(positions(searchMatches(text, 'photographs rock')), []); // end of item 0, start of item 1
+});
+
+test('a word found many times in one item counts once; the last item and empty titles are searched', async () => {
+  const items = makeItems();
+  items.title = ['aaa aaa', '', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'zebra aaa'];
+  const text = await searchIndexOf(items);
+  assert.deepEqual(positions(searchMatches(text, 'aa')), [0, 9]);
+  assert.equal(searchMatches(text, 'zebra').n, 1);
+  assert.deepEqual(positions(searchMatches(text, 'meteorites')), [1, 5, 9]); // item 1 has no title, a subject
 });

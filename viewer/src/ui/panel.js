@@ -2,7 +2,7 @@
  * The details side panel for one item. All data goes in through textContent / attributes
  * (never innerHTML) so catalogue text such as "<img onerror=...>" shows literally.
  */
-import { displayDate, safeHref } from '../data.js';
+import { displayDate, safeHref, subjectsOf } from '../data.js';
 
 /**
  * @param {HTMLElement} root  the <aside> from index.html
@@ -39,7 +39,7 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
 
   function renderSubjects() {
     subjects.replaceChildren();
-    const list = current >= 0 ? index.subjects[current] : [];
+    const list = current >= 0 ? subjectsOf(index, current) : [];
     subjectsHeading.hidden = list.length === 0;
     for (const s of list) {
       const li = document.createElement('li');
@@ -56,8 +56,8 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
     }
   }
 
-  /** Section "More like this": one button per neighbour with its local thumbnail. */
-  function renderSimilar(items) {
+  /** Section "More like this": one button per neighbour (records: theirs, in order) with its local thumbnail. */
+  function renderSimilar(items, records) {
     const section = document.createElement('section');
     section.id = 'similar';
     section.setAttribute('aria-labelledby', 'similar-heading');
@@ -66,23 +66,24 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
     h.textContent = 'More like this';
     const grid = document.createElement('div');
     grid.className = 'similar-grid';
-    for (const j of items) {
+    items.forEach((j, k) => {
+      const rec = records[k] || {};
       const b = document.createElement('button');
       b.type = 'button';
       b.className = 'similar-item';
       b.dataset.item = String(j);
-      const name = index.title[j] || 'Untitled';
+      const name = rec.title || 'Untitled';
       b.title = name;
       const img = document.createElement('img');
       img.alt = name;
       img.loading = 'lazy';
       img.decoding = 'async';
-      const src = safeHref(index.thumb[j]);
+      const src = safeHref(rec.thumb);
       if (src) img.src = src;
       b.append(img);
       b.addEventListener('click', () => onJump(j));
       grid.append(b);
-    }
+    });
     section.append(h, grid);
     return section;
   }
@@ -94,33 +95,34 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
 
   return {
     get item() { return current; },
-    open(i) {
+    /** Show item i, whose record (data.js) is `rec`. */
+    open(i, rec) {
       if (i !== current) removeSimilar();
       current = i;
-      const name = index.title[i] || 'Untitled';
+      const name = rec.title || 'Untitled';
       // The site's own cell-size thumbnail (thumbs/<id>.jpg), which the metadata stage names for every item.
-      const src = safeHref(index.thumb[i]);
+      const src = safeHref(rec.thumb);
       thumb.hidden = !src;
       if (src) {
         thumb.src = src;
         thumb.alt = name;
       }
       title.textContent = name;
-      const shown = displayDate(index, i);
+      const shown = displayDate(rec);
       date.textContent = shown || 'Date unknown';
       // The catalogue's own wording, when the normalised label says it differently.
-      const raw = index.date[i].trim();
+      const raw = rec.date.trim();
       rawDate.hidden = !raw || raw === shown;
       rawDate.textContent = `Catalogued as: ${raw}`;
-      ident.textContent = `ID ${index.ids[i]}`;
-      const desc = index.description[i].trim();
+      ident.textContent = `ID ${rec.id}`;
+      const desc = rec.description.trim();
       description.hidden = !desc;
       description.textContent = desc;
-      const right = index.rights[i].trim();
+      const right = rec.rights.trim();
       rights.hidden = rightsHeading.hidden = !right;
       rights.textContent = right;
-      setLink(record, index.url[i]);
-      setLink(full, index.imageUrl[i]);
+      setLink(record, rec.url);
+      setLink(full, rec.imageUrl);
       renderSubjects();
       // Focus stays where it was (usually the mosaic, so arrow keys keep panning); the panel
       // follows the mosaic in tab order and Escape closes it.
@@ -131,12 +133,13 @@ export function createPanel(root, index, { onClose, onSubject, isSubjectSelected
       removeSimilar();
       root.hidden = true;
     },
-    /** Show "more like this" for `item` (ignored if another item is open by now); [] or null: none. */
-    showSimilar(item, items) {
+    /** Show "more like this" for `item` (ignored if another item is open by now): the neighbours' positions
+     * and records; [] or null: none. */
+    showSimilar(item, items, records) {
       if (item !== current) return;
       removeSimilar();
       if (!items || !items.length) return;
-      similar = renderSimilar(items);
+      similar = renderSimilar(items, records);
       root.append(similar);
     },
     /** Move keyboard focus into the panel (its title), e.g. after a jump from a thumbnail. */

@@ -3,12 +3,67 @@
  * subject names (search.js); reports each new query through onChange(state | null, started),
  * state = {matches, n, query}. The page intersects that with the filters and hands the final
  * result back through showResults(), which is what the count, list and stepping use.
- * Titles go in as textContent only.
+ * Titles go in as textContent only. The matching runs in a Web Worker (search-worker.js), so a query
+ * over a million titles never freezes the page; a newer query makes an older answer void.
  */
-import { buildSearchText, searchMatches, tokenize } from '../search.js';
+import { tokenize } from '../search.js';
 import { matchingPositions } from '../filter.js';
 
 export const LIST_LIMIT = 200;
+
+/**
+ * The search worker, started on first use: prepare() loads the titles and builds its index;
+ * search(query) resolves to {matches, n}; titles(items) to the items' titles. Failures reject.
+ */
+function searchWorker(index) {
+  let worker = null;
+  let seq = 0;
+  const waiting = new Map(); // seq -> {resolve, reject}
+  let failed = null;
+  function start() {
+    if (worker) return;
+    const url = new URL('search-worker.js', import.meta.url);
+    url.search = new URL(import.meta.url).search; // the page's cache-busting version
+    worker = new Worker(url, { type: 'module' });
+    worker.onmessage = ({ data }) => {
+      if (data.type === 'ready') performance.mark('search-ready'); // titles in, index built
+      if (data.type === 'error' && data.seq === null) {
+        failed = new Error(data.message);
+        for (const w of waiting.values()) w.reject(failed);
+        waiting.clear();
+        return;
+      }
+      const w = waiting.get(data.seq);
+      if (!w) return;
+      waiting.delete(data.seq);
+      if (data.type === 'error') w.reject(new Error(data.message));
+      else w.resolve(data);
+    };
+    worker.onerror = (e) => {
+      failed = new Error(e.message || 'the search worker failed');
+      for (const w of waiting.values()) w.reject(failed);
+      waiting.clear();
+    };
+    worker.postMessage({
+      type: 'init', titlesUrl: new URL('data/titles.txt', index.base).href,
+      subjectStart: index.subjectStart, subjectIds: index.subjectIds, subjectNames: index.subjectNames,
+    });
+  }
+  function ask(message) {
+    start();
+    if (failed) return Promise.reject(failed);
+    const id = ++seq;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ ...message, seq: id });
+    });
+  }
+  return {
+    prepare: start,
+    search: (query) => ask({ type: 'search', query }),
+    titles: (items) => ask({ type: 'titles', items }).then((d) => d.titles),
+  };
+}
 
 /**
  * @param {{input:HTMLInputElement, count:HTMLElement, position:HTMLElement, list:HTMLOListElement,
@@ -18,8 +73,10 @@ export const LIST_LIMIT = 200;
  */
 export function createSearch(els, index, { onChange, onStep, onPick }) {
   const nf = new Intl.NumberFormat('en');
-  let searchText = null; // built on the first search, not at start-up
-  let query = null; // the text the current state was computed for (null: none yet)
+  const worker = searchWorker(index);
+  let query = null; // the text the current state is for (null: none yet)
+  let asked = 0; // number of the latest query sent: only its answer counts
+  let listed = 0; // number of the latest result list: only its titles are shown
   let results = []; // item positions of the current result, in item order
   let cursor = -1; // index into results of the last stepped-to / picked result
 
@@ -27,12 +84,20 @@ export function createSearch(els, index, { onChange, onStep, onPick }) {
     if (els.input.value === query) return;
     const started = performance.now();
     query = els.input.value;
-    let state = null;
-    if (tokenize(query).length) {
-      searchText ??= buildSearchText(index);
-      state = { ...searchMatches(searchText, query), query };
+    const mine = ++asked;
+    if (!tokenize(query).length) {
+      onChange(null, started);
+      return;
     }
-    onChange(state, started);
+    const text = query;
+    worker.search(text).then(({ matches, n }) => {
+      if (mine === asked) onChange({ matches, n, query: text }, started);
+    }, (err) => {
+      if (mine !== asked) return;
+      console.warn(`[viewer] search failed: ${err.message}`);
+      els.count.textContent = 'Search is unavailable';
+      els.count.hidden = false;
+    });
   }
   els.input.addEventListener('input', run);
   els.input.addEventListener('search', run); // the clear button / Escape in type=search
@@ -71,9 +136,9 @@ export function createSearch(els, index, { onChange, onStep, onPick }) {
 
   return {
     get query() { return query ?? ''; },
-    /** Build the search index ahead of the first search (call when the page is idle). */
+    /** Load the titles and build the search index ahead of the first search (call when the page is idle). */
     prepare() {
-      searchText ??= buildSearchText(index);
+      worker.prepare();
     },
     /** Set the search text (from a link) and run it. */
     setQuery(text) {
@@ -92,18 +157,25 @@ export function createSearch(els, index, { onChange, onStep, onPick }) {
       els.count.hidden = !active;
       els.prev.disabled = els.next.disabled = results.length === 0;
       const shown = results.slice(0, LIST_LIMIT);
-      const frag = document.createDocumentFragment();
-      for (const i of shown) {
-        const li = document.createElement('li');
-        const b = document.createElement('button');
-        b.type = 'button';
-        b.dataset.item = String(i);
-        b.textContent = index.title[i] || 'Untitled';
-        li.append(b);
-        frag.append(li);
-      }
-      els.list.replaceChildren(frag);
-      els.list.hidden = shown.length === 0;
+      const mine = ++listed;
+      const fill = (titles) => {
+        if (mine !== listed) return;
+        const frag = document.createDocumentFragment();
+        shown.forEach((i, k) => {
+          const li = document.createElement('li');
+          const b = document.createElement('button');
+          b.type = 'button';
+          b.dataset.item = String(i);
+          b.textContent = titles[k] || 'Untitled';
+          li.append(b);
+          frag.append(li);
+        });
+        els.list.replaceChildren(frag);
+        els.list.hidden = shown.length === 0;
+        markCurrent();
+      };
+      if (shown.length) worker.titles(shown).then(fill, () => fill([]));
+      else fill([]);
       els.more.hidden = results.length <= LIST_LIMIT;
       els.more.textContent = results.length > LIST_LIMIT
         ? `Showing the first ${nf.format(LIST_LIMIT)} of ${nf.format(results.length)} results; refine the search or use Next to see the others.`

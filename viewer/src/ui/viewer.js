@@ -22,13 +22,15 @@ const KEYBOARD_HELP = 'Zoomable mosaic of the collection. Arrow keys move betwee
  * @param {object} index           from buildIndex()
  * @param {{onHover(item:number, event:{clientX:number, clientY:number, pointerType:string}|null):void,
  *          onSelect(item:number):void, onFocusCell(col:number, row:number):void,
- *          onActivate(item:number):void, onViewChange():void, onOpen():void, covered():DOMRect|null}} handlers
+ *          onActivate(item:number):void, onViewChange():void, onOpen():void, onReady():void,
+ *          covered():DOMRect|null}} handlers
  *   item is -1 for empty cells / outside; onFocusCell: the keyboard focus cell moved;
  *   onActivate: Enter on the focus cell; onViewChange: a pan/zoom came to rest; onOpen: the mosaic opened;
+ *   onReady: its first tile is on screen (or it failed to open: the page goes on without it);
  *   covered: the client rectangle of whatever floats over the mosaic now (the details panel), or null.
  */
 export function createViewer(container, index, handlers) {
-  const { onHover, onSelect, onFocusCell, onActivate, onViewChange, onOpen, covered } = handlers;
+  const { onHover, onSelect, onFocusCell, onActivate, onViewChange, onOpen, onReady, covered } = handlers;
   const { grid } = index;
   const viewer = OpenSeadragon({
     element: container,
@@ -95,8 +97,12 @@ export function createViewer(container, index, handlers) {
     onOpen();
   });
   // The mosaic is on screen once the first tile has been painted (a coarse level at first).
-  viewer.addOnceHandler('tile-drawn', () => performance.mark('viewer-ready'));
+  viewer.addOnceHandler('tile-drawn', () => {
+    performance.mark('viewer-ready');
+    onReady();
+  });
   viewer.addHandler('open-failed', (e) => {
+    onReady();
     container.dispatchEvent(new CustomEvent('viewer-error', { bubbles: true, detail: e.message || 'Could not open the mosaic' }));
   });
   viewer.addHandler('animation-finish', () => onViewChange());

@@ -1,0 +1,101 @@
+"""The site's data files (site_data.py): written in chunks, read back whole, the viewer's hash of ids."""
+import json
+
+import numpy as np
+import pytest
+
+from common import PipelineError
+from site_data import NO_YEAR, id_bucket, read_site_data, write_site_data
+
+
+def items_of(count: int, cols: int = 4, subject_names: int = 3) -> dict:
+    """Columns as the metadata stage writes them: `count` items in cell order, with a hole at cell 2."""
+    cells = [cell for cell in range(count + 1) if cell != 2][:count]
+    return {
+        "count": count, "id": [f"{i:03d}" for i in range(count)],
+        "col": [cell % cols for cell in cells], "row": [cell // cols for cell in cells],
+        "title": [f"Title {i}\nsecond line" if i == 3 else f"Title {i}" for i in range(count)],
+        "date": [str(1900 + i) for i in range(count)], "dateLabel": [str(1900 + i) for i in range(count)],
+        "yearStart": [None if i % 5 == 0 else 1900 + i for i in range(count)],
+        "url": [f"https://example.org/{i}" for i in range(count)], "imageUrl": [""] * count,
+        "thumb": [f"thumbs/{i:03d}.jpg" for i in range(count)],
+        "subjects": [[i % subject_names, (i + 1) % subject_names][: i % 3] for i in range(count)],
+        "subjectNames": [f"S{k}" for k in range(subject_names)], "subjectCounts": [1] * subject_names,
+    }
+
+
+def write(tmp_path, items, cols=4, neighbours=None, chunk_size=3):
+    data = tmp_path / "site" / "data"
+    data.mkdir(parents=True)
+    entry = write_site_data(data, items, cols, neighbours, chunk_size)
+    (data / "collection.json").write_text(json.dumps({"grid": {"cols": cols}, "items": entry}))
+    return entry, tmp_path / "site"
+
+
+def test_everything_written_in_chunks_reads_back_as_the_metadata_gave_it(tmp_path):
+    items = items_of(10)
+    entry, site = write(tmp_path, items)
+    assert entry["chunks"] == 4 and entry["count"] == 10 and entry["subjectIdBytes"] == 1
+    assert sorted(p.name for p in (site / "data" / "items").iterdir()) == [f"{n:05d}.json" for n in range(4)]
+    back = read_site_data(site)
+    for field in ("id", "title", "date", "dateLabel", "yearStart", "url", "imageUrl", "thumb", "subjects",
+                  "subjectNames"):
+        assert back[field] == items[field], field
+    assert back["cell"] == [0, 1, 3, 4, 5, 6, 7, 8, 9, 10]  # the hole at cell 2 stays a hole
+    assert (site / "data" / "years.bin").stat().st_size == 20 and (site / "data" / "cells.bin").stat().st_size == 40
+    assert np.fromfile(site / "data" / "years.bin", "<i2")[0] == NO_YEAR
+    titles = (site / "data" / "titles.txt").read_text(encoding="utf-8").split("\n")
+    assert len(titles) == 10 and titles[3] == "Title 3 second line"  # one line per item, always
+
+
+def test_ids_are_bucketed_by_the_hash_the_viewer_computes(tmp_path):
+    # viewer/test/data.test.mjs checks the same numbers against data.js's idBucket
+    assert [id_bucket(key, 7) for key in ["0001", "K9045", "12-Edit", "007", "a", "Zürich é"]] == [2, 0, 1, 1, 5, 6]
+    assert id_bucket("K9045", 2**32 - 1) == 151725112
+    entry, site = write(tmp_path, items_of(10))
+    found = {}
+    for number in range(entry["idBuckets"]):
+        bucket = json.loads((site / "data" / "ids" / f"{number:05d}.json").read_text())
+        assert all(id_bucket(key, entry["idBuckets"]) == number for key in bucket)
+        found.update(bucket)
+    assert found == {f"{i:03d}": i for i in range(10)}
+
+
+def test_neighbours_are_mapped_through_ids_without_self_repeats_or_unknown_ids(tmp_path):
+    items = items_of(5)
+    # The neighbours file in another order, with an id the items lack and the item itself in its list.
+    own = ["004", "003", "gone", "002", "001", "000"]
+    lists = [[0, 1, 1, 2, 3], [1, 0, 3], [0], [4, 5, 3], [5], [4, 99]]
+    entry, site = write(tmp_path, items, neighbours={"k": 2, "id": own, "neighbours": lists})
+    assert entry["neighbours"] == 2
+    back = read_site_data(site)["neighbours"]
+    assert back == [[1], [0], [1, 0], [4, 2], [3, 2]]  # positions in the site's own order; at most k
+
+
+def test_many_subjects_take_two_bytes_and_years_out_of_range_are_unknown(tmp_path):
+    items = items_of(6, subject_names=300)
+    items["subjects"][1] = [299, 5]
+    items["yearStart"][2] = 40000
+    entry, site = write(tmp_path, items)
+    assert entry["subjectIdBytes"] == 2
+    back = read_site_data(site)
+    assert back["subjects"][1] == [299, 5] and back["yearStart"][2] is None
+
+
+def test_bad_items_are_refused(tmp_path):
+    items = items_of(4)
+    items["col"][1], items["col"][2] = items["col"][2], items["col"][1]
+    with pytest.raises(PipelineError, match="cell order"):
+        write(tmp_path / "a", items)
+    items = items_of(4)
+    items["subjects"][0] = list(range(256))
+    with pytest.raises(PipelineError, match="255"):
+        write(tmp_path / "b", items)
+    with pytest.raises(PipelineError, match="chunk size"):
+        write(tmp_path / "c", items_of(4), chunk_size=0)
+
+
+def test_an_empty_collection_writes_empty_columns(tmp_path):
+    entry, site = write(tmp_path, items_of(0))
+    assert entry["chunks"] == 0 and entry["idBuckets"] == 1
+    assert read_site_data(site)["subjects"] == []
