@@ -12,6 +12,9 @@ Everything stays in --workdir (default /tmp/scale/<N>): rerunning continues a bu
 (Snakemake redoes only what is missing), so a run of hours can be resumed.
 
     python bench/scale.py --count 100000 [--workdir /tmp/scale] [--loads 3] [--no-viewer]
+
+`--extract` instead measures feature extraction with the default model on the same N images (the feature
+cache off, since the collection repeats 1,500 pictures): the extract job's time and images per second.
 """
 import argparse
 import os
@@ -92,6 +95,22 @@ def build_collection(work: Path, count: int, pictures: list[Path], vectors: np.n
     return config
 
 
+def measure_extraction(work: Path, count: int) -> None:
+    """The workflow's extraction of the collection's `count` images with the default model, cache off."""
+    config = work / "config-extract.yaml"
+    name = f"scale{count}-extract"
+    config.write_text(yaml.safe_dump({
+        "collection": {"name": name, "title": f"Extraction at {count:,}"}, "images": "images/*.jpg",
+        "metadata": {"items": "items.csv", "subjects": "subjects.csv"}, "features": {"cache": None}}))
+    seconds, _ = snakemake(work, config, f"results/{name}/features.npz", "--quiet", "rules", capture=False)
+    print(f"\nMachine: {describe_machine()}, no GPU. {count:,} images through the default model "
+          f"(`snakemake --cores 2`, 1 shard, feature cache off): {seconds:.0f} s to features.npz.\n")
+    print("| job | wall s | images/s | peak RSS MB |\n|---|---|---|---|")
+    for job, wall, rss, _ in job_figures(work / "results" / name / "benchmarks"):
+        rate = f"{count / wall:.1f}" if job.startswith("extract") else ""
+        print(f"| {job} | {wall:.1f} | {rate} | {rss:.0f} |")
+
+
 def folder_size(folder: Path) -> tuple[int, int]:
     """Files (names) and bytes (each hard-linked file once: IIIF's names of the Deep Zoom tiles are links)."""
     stats = [path.stat() for path in folder.rglob("*") if path.is_file()]
@@ -104,6 +123,7 @@ def main():
     parser.add_argument("--workdir", default="/tmp/scale", help="kept: a second run continues the first")
     parser.add_argument("--loads", type=int, default=3, help="page loads in the viewer's measurement")
     parser.add_argument("--no-viewer", action="store_true", help="leave out the viewer's measurement")
+    parser.add_argument("--extract", action="store_true", help="measure feature extraction instead (cache off)")
     args = parser.parse_args()
     root = Path(args.workdir)
     work = root / str(args.count)
@@ -112,6 +132,8 @@ def main():
     pictures, vectors = sample_vectors(root)
     config = build_collection(work, args.count, pictures, vectors)
     prepared = time.perf_counter() - started
+    if args.extract:
+        return measure_extraction(work, args.count)
     seconds, _ = snakemake(work, config, "--quiet", "rules", capture=False)
     out = work / "results" / f"scale{args.count}"
     print(f"\nMachine: {describe_machine()}, no GPU. {args.count:,} images, `snakemake --cores 2` with the vectors "

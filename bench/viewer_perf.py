@@ -1,17 +1,21 @@
-"""The viewer's load and filter timings on a 13,000-item site, in headless Chromium.
+"""The viewer's load and filter timings on a 13,000-item (or larger) site, in headless Chromium.
 
 The site is built from the stage scripts directly, without features or t-SNE: the first 13,000 ids of the
 library's images.csv (so titles, dates and subjects are real), laid out on the grid in file order, each
 cell one of the 1,500 real 128 px thumbnails of ../shared/data/amnh-sample/sample.zip (hard-linked, so the
 cells cost no disk space), then scripts/tiles.py, scripts/metadata.py and scripts/site.py with the
-Snakefile's flags. viewer/e2e/perf.mjs then loads the page 3 times, each in a fresh browser context, and
-times it: navigation start to the viewer's `viewer-ready` (mosaic visible), `viewer-data-loaded` (filters
-work) and `search-ready` marks, the bytes downloaded before the mosaic was visible, hover-to-title times,
-the viewer's `filter-update` measures for selecting subjects, switching any/all, setting a year range, each
-keystroke of a search and resetting, the browser's input-to-next-paint time of the same interactions
-(Event Timing API), and the JavaScript heap of the page and its search worker. The targets are issue 16's.
+Snakefile's flags. Beyond the export's 13,191 ids (`--count 1000000`) its records are repeated under new
+ids (`<id>-<k>`, with their subjects), and `--cell-size 16` keeps a million cells' pyramid small
+(16,000 pixels square, 256 px tiles): the viewer's data, what this measures, is the same at any cell size.
+viewer/e2e/perf.mjs then loads the page 3 times, each in a fresh browser context, and times it: navigation
+start to the viewer's `viewer-ready` (mosaic visible), `viewer-data-loaded` (filters work) and `search-ready`
+marks, the bytes downloaded before the mosaic was visible, hover-to-title times, the viewer's `filter-update`
+measures for selecting subjects, switching any/all, setting a year range, each keystroke of a search and
+resetting, the browser's input-to-next-paint time of the same interactions (Event Timing API), and the
+JavaScript heap of the page and its search worker. The targets are issue 16's.
 
     python bench/viewer_perf.py [--workdir /tmp/viewer-perf] [--rebuild] [--loads 3] [--count 13000]
+                                [--cell-size 128]
 """
 import argparse
 import json
@@ -49,10 +53,29 @@ def run(*command):
     return time.perf_counter() - started
 
 
-def build_site(work: Path, count: int) -> Path:
-    """The site of `count` real ids with the sample's thumbnails as cells; returns its folder."""
+def repeated_records(work: Path, count: int) -> tuple[list[str], Path, Path]:
+    """`count` ids with the export's records (repeated under new ids `<id>-<k>` beyond its own ids) and the
+    items and subjects CSVs that hold them."""
+    records = pd.read_csv(SAMPLE / "images.csv", dtype=str, keep_default_na=False).drop_duplicates("id")
+    if count <= len(records):
+        return records["id"].tolist()[:count], SAMPLE / "images.csv", SAMPLE / "subjects.csv"
+    items, subjects = work / f"items-{count}.csv", work / f"subjects-{count}.csv"
+    rounds = -(-count // len(records))
+    ids = [key if k == 0 else f"{key}-{k}" for k in range(rounds) for key in records["id"]][:count]
+    if not items.is_file():
+        repeated = pd.concat([records.assign(id=records["id"] if k == 0 else records["id"] + f"-{k}")
+                              for k in range(rounds)]).iloc[:count]
+        repeated.to_csv(items, index=False)
+        by_id = pd.read_csv(SAMPLE / "subjects.csv", dtype=str, keep_default_na=False)
+        pd.concat([by_id.assign(id=by_id["id"] if k == 0 else by_id["id"] + f"-{k}") for k in range(rounds)]
+                  ).to_csv(subjects, index=False)
+    return ids, items, subjects
+
+
+def build_site(work: Path, count: int, cell: int = CELL) -> Path:
+    """The site of `count` ids with the sample's thumbnails (at `cell` pixels) as cells; returns its folder."""
     work.mkdir(parents=True, exist_ok=True)
-    thumbs = work / "thumbs"
+    thumbs = work / ("thumbs" if cell == CELL else f"thumbs-{cell}")
     if not thumbs.is_dir():
         temp = work / "thumbs.tmp"
         temp.mkdir(exist_ok=True)
@@ -62,16 +85,13 @@ def build_site(work: Path, count: int) -> Path:
                     continue
                 with archive.open(name) as handle, Image.open(handle) as image:
                     image = ImageOps.exif_transpose(image).convert("RGB")
-                    if image.size != (CELL, CELL):
-                        image = ImageOps.fit(image, (CELL, CELL), Image.Resampling.LANCZOS)
+                    if image.size != (cell, cell):
+                        image = ImageOps.fit(image, (cell, cell), Image.Resampling.LANCZOS)
                     image.save(temp / Path(name).name, quality=90)
         temp.rename(thumbs)
     pictures = sorted(thumbs.glob("*.jpg"))
 
-    records = pd.read_csv(SAMPLE / "images.csv", dtype=str, keep_default_na=False)
-    ids = list(dict.fromkeys(records["id"]))[:count]
-    if len(ids) < count:
-        raise SystemExit(f"images.csv has only {len(ids)} ids")
+    ids, items_csv, subjects_csv = repeated_records(work, count)
     cols, rows = auto_grid_size(count)
     grid = work / "grid.csv"
     with open(grid, "w", encoding="utf-8") as handle:
@@ -92,11 +112,12 @@ def build_site(work: Path, count: int) -> Path:
     python = sys.executable
     if not (work / "tiles" / "mosaic.dzi").is_file():
         timings["tiles"] = run(python, ROOT / "scripts" / "tiles.py", "--in", grid, "--cells", cells,
-                               "--out", work / "tiles", "--cell-size", CELL, "--tile-size", CELL, "--overlap", 1,
+                               "--out", work / "tiles", "--cell-size", cell, "--tile-size",
+                               CELL if cell == CELL else 256, "--overlap", 1,
                                "--format", "jpg", "--quality", 90, "--background", "0,0,0", "--jobs", 2)
     if not (work / "items.json").is_file():
-        timings["metadata"] = run(python, ROOT / "scripts" / "metadata.py", "--in", SAMPLE / "images.csv",
-                                  f"--subjects={SAMPLE / 'subjects.csv'}", "--preset", "original", "--columns={}",
+        timings["metadata"] = run(python, ROOT / "scripts" / "metadata.py", "--in", items_csv,
+                                  f"--subjects={subjects_csv}", "--preset", "original", "--columns={}",
                                   "--subject-columns=null", "--grid", grid, "--out", work / "items.json",
                                   "--report", work / "metadata_report.csv", "--subjects-out", work / "subjects.csv",
                                   "--subjects-top", 64, "--max-unmatched", 0.5, "--years", "1400-")
@@ -152,8 +173,8 @@ def measure_site(site: Path, loads: int, raw: Path, keep: str | None = None) -> 
                  f"{fmt(summary([load['searchReady'] for load in loads]))} | |")
     first = summary([load["bytesBeforeReady"] / 1e6 for load in loads])
     files = max(load["filesBeforeReady"] for load in loads)
-    lines.append(f"| downloaded before the mosaic was visible ({files} files at most) | {first[0]:.2f} / {first[1]:.2f} MB "
-                 f"| {FIRST_VIEW_MB} MB: {verdict(first[1], FIRST_VIEW_MB)} |")
+    lines.append(f"| downloaded before the mosaic was visible ({files} files at most) | {first[0]:.2f} / "
+                 f"{first[1]:.2f} MB | {FIRST_VIEW_MB} MB: {verdict(first[1], FIRST_VIEW_MB)} |")
     for kind, what in (("cold", "a chunk not yet fetched"), ("warm", "again")):
         hover = summary([ms for load in loads for ms in load["hover"][kind]])
         lines.append(f"| hover to title, {what} | {fmt(hover)} | {HOVER_MS} ms: {verdict(hover[1], HOVER_MS)} |")
@@ -183,13 +204,14 @@ def main():
     parser.add_argument("--workdir", default="/tmp/viewer-perf", help="where the site is built (kept for reruns)")
     parser.add_argument("--rebuild", action="store_true", help="build everything again")
     parser.add_argument("--count", type=int, default=13000)
+    parser.add_argument("--cell-size", type=int, default=CELL, help="pixels of a cell (16 keeps a million small)")
     parser.add_argument("--loads", type=int, default=3)
     parser.add_argument("--json", default=None, help="also write the raw timings here")
     args = parser.parse_args()
     work = Path(args.workdir)
     if args.rebuild:
         subprocess.run(["rm", "-rf", str(work)], check=True)
-    site = build_site(work, args.count)
+    site = build_site(work, args.count, args.cell_size)
     print("\n".join(measure_site(site, args.loads, work / "perf.json", args.json)))
 
 

@@ -53,7 +53,7 @@ def write_site_data(folder: str | Path, items: dict, cols: int, neighbours: dict
                       for year in items["yearStart"]], dtype="<i2")
     years.tofile(folder / "years.bin")
     names = [str(name) for name in items.get("subjectNames", [])]
-    lists = items.get("subjects") or [[] for _ in ids]
+    lists = [list(dict.fromkeys(subjects)) for subjects in items.get("subjects") or [[] for _ in ids]]  # each once
     counts = np.array([len(subjects) for subjects in lists], dtype=np.int64)
     if count and counts.max() > 255:
         raise PipelineError(f"an item has {counts.max()} subjects; the viewer takes at most 255 per item")

@@ -38,14 +38,18 @@ export function yearBins(years, { maxBins = 24, include = null } = {}) {
   const width = binWidth(extent[0], extent[1], maxBins);
   const start = Math.floor(extent[0] / width) * width;
   const n = Math.floor(extent[1] / width) - Math.floor(extent[0] / width) + 1;
-  const bins = Array.from({ length: n }, (_, k) => ({ x0: start + k * width, x1: start + (k + 1) * width, count: 0, selected: 0 }));
+  const count = new Float64Array(n), selected = new Float64Array(n); // typed counters: a million items stay quick
   for (let i = 0; i < years.length; i++) {
     const y = years[i];
     if (y === null || y === undefined || y === NO_YEAR) continue;
-    const bin = bins[Math.floor((y - start) / width)];
-    bin.count++;
-    if (!include || include[i]) bin.selected++;
+    const k = ((y - start) / width) | 0; // y >= start: truncation is floor
+    count[k]++;
+    if (include === null) selected[k]++;
+    else selected[k] += include[i] ? 1 : 0;
   }
+  const bins = Array.from({ length: n }, (_, k) => ({
+    x0: start + k * width, x1: start + (k + 1) * width, count: count[k], selected: selected[k],
+  }));
   return { width, bins };
 }
 

@@ -8,17 +8,14 @@
  * Out: {type: 'ready', count} | {type: 'result', seq, matches, n} | {type: 'titles', seq, titles}
  *   | {type: 'error', seq, message} (seq null: loading failed).
  */
-import { buildSearchIndex, searchMatches } from './search.js';
+import { buildSearchIndex, searchMatches, titleLines } from './search.js';
 
 let loading = null; // Promise of {titles, searchIndex}
 
 async function load({ titlesUrl, subjectStart, subjectIds, subjectNames }) {
   const res = await fetch(titlesUrl);
   if (!res.ok) throw new Error(`Could not load the titles (HTTP ${res.status})`);
-  const titles = (await res.text()).split('\n');
-  const count = subjectStart.length - 1;
-  if (titles.length < count) titles.push(...new Array(count - titles.length).fill(''));
-  titles.length = count;
+  const titles = titleLines(await res.text(), subjectStart.length - 1);
   return { titles, searchIndex: buildSearchIndex(titles, subjectStart, subjectIds, subjectNames) };
 }
 
@@ -37,7 +34,7 @@ self.onmessage = async ({ data }) => {
       if (!result) self.postMessage({ type: 'result', seq: data.seq, matches: null, n: 0 });
       else self.postMessage({ type: 'result', seq: data.seq, ...result }, [result.matches.buffer]);
     } else if (data.type === 'titles') {
-      self.postMessage({ type: 'titles', seq: data.seq, titles: data.items.map((i) => titles[i] ?? '') });
+      self.postMessage({ type: 'titles', seq: data.seq, titles: data.items.map((i) => (i >= 0 && i < titles.length ? titles.at(i) : '')) });
     }
   } catch (err) {
     self.postMessage({ type: 'error', seq: data.seq ?? null, message: err.message });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { buildSearchIndex, normalizeText, searchMatches, tokenize } from '../src/search.js';
+import { buildSearchIndex, normalizeText, searchMatches, titleLines, tokenize } from '../src/search.js';
 import { makeIndex, makeItems } from './fixtures.mjs';
 
 /** The worker's index of `items`: titles as titles.txt gives them, subjects from the loaded columns. */
@@ -53,4 +53,32 @@ test('a word found many times in one item counts once; the last item and empty t
   assert.deepEqual(positions(searchMatches(text, 'aa')), [0, 9]);
   assert.equal(searchMatches(text, 'zebra').n, 1);
   assert.deepEqual(positions(searchMatches(text, 'meteorites')), [1, 5, 9]); // item 1 has no title, a subject
+});
+
+test('one- and two-character words (bitsets) and longer ones (indexOf) find exactly what a plain check finds', () => {
+  const latin = ['ship', 'rock', 'sea', 'a', 'to', 'zürich', 'x1', 'meteor', 'ab', ''];
+  let seed = 7;
+  const rand = (n) => { seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0; return (seed >>> 8) % n; };
+  const names = ['Ships', 'Sea birds', 'Athens'];
+  for (const greek of [false, true]) {
+    const words = greek ? [...latin, 'αθήνα'] : latin;
+    const titles = Array.from({ length: 300 }, () => Array.from({ length: rand(5) }, () => words[rand(words.length)]).join(' '));
+    const subjects = Array.from({ length: 300 }, () => (rand(4) ? [] : [rand(3)]));
+    const subjectStart = new Uint32Array(301);
+    subjects.forEach((list, i) => { subjectStart[i + 1] = subjectStart[i] + list.length; });
+    const index = buildSearchIndex(titles, subjectStart, Uint8Array.from(subjects.flat()), names);
+    for (const q of ['a', 'to', 'sea', 'ship', 'ea', 's', 'hip rock', 'athen', 'αθ', 'x', '1', 'zz', 'birds a', 'x1', 'ü', 'hi', 'ro']) {
+      const tokens = tokenize(q);
+      const expected = titles.map((t, i) => tokens.every((w) => normalizeText(t).includes(w)
+        || subjects[i].some((k) => normalizeText(names[k]).includes(w))));
+      assert.deepEqual(positions(searchMatches(index, q)), expected.flatMap((m, i) => (m ? [i] : [])), `"${q}" (greek: ${greek})`);
+    }
+  }
+});
+
+test('titleLines reads one title per line without splitting the file, and pads a short one', () => {
+  const lines = titleLines('one\ntwo\n\nfour', 6);
+  assert.deepEqual(Array.from({ length: 6 }, (_, i) => lines.at(i)), ['one', 'two', '', 'four', '', '']);
+  assert.equal(lines.length, 6);
+  assert.deepEqual([titleLines('', 2).at(0), titleLines('', 2).at(1)], ['', '']);
 });

@@ -184,11 +184,13 @@ export function createFilters(els, index, { onChange }) {
     moveBrush();
     updateHistogramBars();
   }
-  function updateHistogramBars() {
+  /** `matches`: those of the whole filter, reused when it has no date part (then they are the subjects'). */
+  function updateHistogramBars(matches = null) {
     if (!histogram) return;
     const { x, bars, height } = histogram;
     // Dark bars: items the subject filter leaves; light bars behind them: all items.
-    const include = filter.subjects.size ? computeMatches(index, subjectsOnly(filter)).matches : null;
+    let include = null;
+    if (filter.subjects.size) include = matches && !filter.years ? matches : computeMatches(index, subjectsOnly(filter)).matches;
     const data = yearBins(index.year, { include }).bins;
     const max = Math.max(1, ...data.map((d) => d.count));
     const y = scaleLinear().domain([0, max]).range([height - margin.bottom, margin.top]);
@@ -218,7 +220,7 @@ export function createFilters(els, index, { onChange }) {
       : bins.length ? 'Drag across the chart or type the years below.' : '';
     showYearInputs();
     updateTreemapSelection();
-    updateHistogramBars();
+    updateHistogramBars(matches);
     onChange({ filter, matches, n, active: isFilterActive(filter), started });
   }
 

@@ -14,6 +14,7 @@ import { maskPixels } from '../filter.js';
 import { arrowDelta, clampedCell, freeArea, intersects, moveCell, panToShow } from '../keyboard.js';
 
 const HIGHLIGHT = '#ff6ad5'; // search outlines (CSS --highlight); a dark line underneath for contrast
+const MIN_OUTLINE_PX = 3; // screen pixels a cell needs for a search outline
 const KEYBOARD_HELP = 'Zoomable mosaic of the collection. Arrow keys move between images, Enter opens the '
   + 'focused image, Escape closes it; plus and minus zoom, 0 shows the whole mosaic.';
 
@@ -109,7 +110,8 @@ export function createViewer(container, index, handlers) {
   viewer.addHandler('update-viewport', () => { if (highlightFlags) drawHighlight(); });
   viewer.addHandler('resize', () => drawHighlight());
 
-  /** Outline the visible cells of highlighted items, in screen pixels (cost: cells in sight). */
+  /** Outline the visible cells of highlighted items, in screen pixels (cost: cells in sight, at least
+   * MIN_OUTLINE_PX wide each). */
   function drawHighlight() {
     if (!image) return;
     const w = viewer.canvas.clientWidth, h = viewer.canvas.clientHeight;
@@ -132,7 +134,8 @@ export function createViewer(container, index, handlers) {
     const o = vp.pixelFromPoint(image.imageToViewportCoordinates(0, 0), true);
     const e = vp.pixelFromPoint(image.imageToViewportCoordinates(grid.cellWidth, grid.cellHeight), true);
     const cw = e.x - o.x, ch = e.y - o.y;
-    if (!(cw > 0 && ch > 0)) return;
+    // Cells too small for an outline: the mask alone shows the result (and a million outlines would stall).
+    if (!(cw >= MIN_OUTLINE_PX && ch >= MIN_OUTLINE_PX)) return;
     const c0 = Math.max(0, Math.floor(-o.x / cw)), c1 = Math.min(grid.cols - 1, Math.floor((w - o.x) / cw));
     const r0 = Math.max(0, Math.floor(-o.y / ch)), r1 = Math.min(grid.rows - 1, Math.floor((h - o.y) / ch));
     ctx.beginPath();
