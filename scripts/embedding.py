@@ -29,7 +29,6 @@ import pandas as pd
 from common import PipelineError, atomic_path, run_cli
 from tables import load_features
 
-
 FEWER_ITERATIONS_FROM = 200_000  # images; iterations "auto" drops from 750 to 500 here
 
 

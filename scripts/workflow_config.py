@@ -121,6 +121,8 @@ def check_metadata_files(config: dict) -> None:
 
 def shard_digests(rows: list[tuple], shards: int) -> list[str]:
     """One digest per extraction shard of the planned images: a shard's job reruns only when its own images change."""
+    if shards == 1:
+        return [images.digest(rows)]
     members: list[list[tuple]] = [[] for _ in range(shards)]
     for row in rows:
         members[images.shard_of(row[0], shards)].append(row)

@@ -1,4 +1,5 @@
 """The images stage: the collection listed once (images.csv), and a workflow plan that stays cheap."""
+import hashlib
 import subprocess
 import sys
 from pathlib import Path
@@ -153,3 +154,15 @@ def test_the_list_keeps_what_it_leaves_out_for_the_reports(tmp_path):
     assert [(key, reason) for key, _, reason in images.read_excluded(tmp_path / "images.csv")] == [
         (".c", "a hidden file (its name starts with a dot)"), ("d", f"not matched by the images glob "
                                                                   f"{str(tmp_path / '*.jpg')!r}")]
+
+
+def test_split_name_and_digest_agree_with_their_plain_versions():
+    # split_name is image_id and extension in one string method; digest hashes all rows at once.
+    for name in ["a.jpg", "a.b.JPG", ".hidden", "..x", "noext", "x.", ".a.jpg", "a..jpg", "007.Tif", "ü ß.webp"]:
+        assert images.split_name(name) == (images.image_id(name), images.extension(name)), name
+    rows = [images.ImageFile(f"{i:03d}", f"photos/{i:03d}.jpg", 1000 + i, 17 * i) for i in range(50)]
+    row_by_row = hashlib.sha256()
+    for row in rows:
+        row_by_row.update("\t".join(map(str, row)).encode("utf-8") + b"\n")
+    assert images.digest(rows) == row_by_row.hexdigest()[:16]
+    assert images.digest([("a", "b")]) == hashlib.sha256(b"a\tb\n").hexdigest()[:16]  # the demo's (id, path)

@@ -436,7 +436,10 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await page.locator('#search').fill(one.text);
     await waitForText(page, '#search-count', `${one.ids.length} found`);
     const buttons = page.locator('#search-results li > button[data-item]');
+    await eventually(async () => (await buttons.count()) === one.ids.length); // titles come from the worker
     assert.equal(await buttons.count(), one.ids.length);
+    assert.ok(s.requests.some((u) => /\/assets\/search-worker\.js/.test(u)), 'the search runs in its Web Worker');
+    assert.ok(s.requests.some((u) => u.endsWith('/data/titles.txt')), 'which reads titles.txt');
     const only = itemOfButton(await buttons.first().getAttribute('data-item'));
     assert.equal(items.id[only], one.ids[0]);
     assert.ok((await buttons.first().textContent()).includes(titleOf(only)), 'the result shows its title');
@@ -447,6 +450,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await page.locator('#search').fill(many.text);
     await waitForText(page, '#search-count', `${many.ids.length} found`);
     assert.equal(await matchCount(page), countText(many.ids.length), 'a search counts as a filter in #match-count');
+    await eventually(async () => (await buttons.count()) === many.ids.length);
     const listed = [];
     for (const value of await buttons.evaluateAll((els) => els.map((e) => e.getAttribute('data-item')))) {
       listed.push(itemOfButton(value));
@@ -535,7 +539,9 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
       }
       await waitForText(page, '#search-count', `${many.ids.length} found`);
       assert.equal(await page.locator('#search').inputValue(), many.text, `${label}: #search`);
-      assert.equal(await page.locator('#search-results li > button[data-item]').count(), many.ids.length);
+      const listed = page.locator('#search-results li > button[data-item]');
+      await eventually(async () => (await listed.count()) === many.ids.length);
+      assert.equal(await listed.count(), many.ids.length);
       await waitForText(page, '#panel .panel-title', titleOf(target));
       const tip = await hoverUntilTitle(page, await viewerCentre(page), titleOf(target));
       assert.ok(tip, `${label}: the view is centred where x,y say`);

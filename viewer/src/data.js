@@ -8,7 +8,7 @@
 
 export const NO_YEAR = -32768; // years.bin: unknown year
 const KEPT_CHUNKS = 64; // record and neighbour chunks held in memory at once (least recently used go)
-export const RECORD_FIELDS = ['id', 'title', 'date', 'dateLabel', 'url', 'imageUrl', 'thumb', 'description', 'rights'];
+const RECORD_FIELDS = ['id', 'title', 'date', 'dateLabel', 'url', 'imageUrl', 'thumb', 'description', 'rights'];
 
 /** Fetch `path` relative to `base` (the page URL), with an error that names the file. */
 async function fetchOk(path, base, fetchFn) {
@@ -33,7 +33,7 @@ function positiveInt(value, what) {
 }
 
 /** Name of chunk `number` (records, neighbours, ids): five digits, as the site stage writes them. */
-export function chunkName(number) {
+function chunkName(number) {
   return `${String(number).padStart(5, '0')}.json`;
 }
 
@@ -51,7 +51,7 @@ export function idBucket(id, buckets) {
  * The index before its columns are in: collection.json validated (strict on the grid, because a wrong grid
  * would silently map clicks to the wrong photographs), empty columns, and loaders for what comes later.
  * `loadColumns` fills it in place; until then every cell is empty.
- * @returns {{collection, grid, count, chunkSize, chunks, idBuckets, subjectNames, subjectCounts, cell, col, row,
+ * @returns {{collection, grid, count, chunkSize, idBuckets, subjectNames, subjectCounts, cell, col, row,
  *   cellItem, year, subjectStart, subjectIds, warnings, hasNeighbours, base, fetchFn, loaded: boolean}}
  */
 export function createIndex(collection, base, fetchFn = globalThis.fetch) {
@@ -69,10 +69,9 @@ export function createIndex(collection, base, fetchFn = globalThis.fetch) {
   }
   const count = Number.isInteger(items.count) && items.count >= 0 ? items.count : 0;
   const subjectNames = (Array.isArray(items.subjectNames) ? items.subjectNames : []).map(String);
+  const chunkSize = positiveInt(items.chunkSize, 'items.chunkSize');
   return {
-    collection, grid, count,
-    chunkSize: positiveInt(items.chunkSize, 'items.chunkSize'),
-    chunks: Math.ceil(count / positiveInt(items.chunkSize, 'items.chunkSize')),
+    collection, grid, count, chunkSize,
     idBuckets: positiveInt(items.idBuckets ?? 1, 'items.idBuckets'),
     subjectIdBytes: items.subjectIdBytes === 2 ? 2 : 1,
     hasNeighbours: Number.isInteger(items.neighbours),
@@ -168,12 +167,6 @@ export function setColumns(index, { cells, years, counts, ids }) {
 /** Item i's subject ids (a typed subarray; do not keep it past a reload). */
 export function subjectsOf(index, i) {
   return index.subjectIds.subarray(index.subjectStart[i], index.subjectStart[i + 1]);
-}
-
-/** Does item i have subject s? */
-export function hasSubject(index, i, s) {
-  for (let k = index.subjectStart[i]; k < index.subjectStart[i + 1]; k++) if (index.subjectIds[k] === s) return true;
-  return false;
 }
 
 /** A small cache of chunk promises, least recently used dropped first; a failed fetch is forgotten. */

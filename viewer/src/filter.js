@@ -86,17 +86,17 @@ export function matchingPositions(flags, limit = Infinity) {
  * RGBA pixels (cols x rows) for the dimming mask: transparent over matching cells,
  * a dark veil over cells that do not match or are empty. Drawn into a tiny canvas that the
  * viewer stretches over the mosaic, so a million cells cost one putImageData; written a pixel
- * (32 bits) at a time.
+ * (32 bits) at a time, into `out` when given (the viewer reuses one buffer), else a new array.
  */
-export function maskPixels(index, matches, veil = [12, 14, 20, 215]) {
+export function maskPixels(index, matches, veil = [12, 14, 20, 215], out = null) {
   const { cols, rows } = index.grid;
-  const px = new Uint8ClampedArray(cols * rows * 4);
-  const words = new Uint32Array(px.buffer);
+  const px = out ?? new Uint8ClampedArray(cols * rows * 4);
+  const words = new Uint32Array(px.buffer, px.byteOffset, cols * rows);
   const colour = new Uint32Array(new Uint8Array(veil).buffer)[0]; // the machine's byte order, as px sees it
   const { cellItem } = index;
   for (let cell = 0; cell < words.length; cell++) {
     const i = cellItem[cell];
-    if (i < 0 || !matches[i]) words[cell] = colour;
+    words[cell] = i < 0 || !matches[i] ? colour : 0;
   }
   return px;
 }

@@ -90,6 +90,7 @@ async function start() {
       followHash();
     },
     onReady() {
+      byId('status').hidden = true; // the mosaic is there; the filters fill in when the columns arrive
       loadData();
     },
   });
@@ -122,7 +123,6 @@ async function start() {
     }
     performance.mark('viewer-data-loaded');
     for (const w of index.warnings) console.warn(`[viewer] ${w}`);
-    byId('status').hidden = true;
     wire();
   }
 

@@ -41,6 +41,13 @@ test('mask veils non-matching and empty cells only', () => {
   const alpha = Array.from({ length: 12 }, (_, cell) => px[cell * 4 + 3]);
   // matching items 0, 3, 6 sit in cells 0, 3, 6; cells 10 and 11 are empty
   assert.deepEqual(alpha, [0, 200, 200, 0, 200, 200, 0, 200, 200, 200, 200, 200]);
+  assert.deepEqual([...px.slice(4, 8)], [1, 2, 3, 200], 'the veil colour, byte by byte');
+  // Written again into the same buffer for another filter: cells that match now are cleared.
+  const other = computeMatches(index, { subjects: new Set([1]), years: null }).matches; // items 1, 5, 9
+  assert.equal(maskPixels(index, other, [1, 2, 3, 200], px), px);
+  assert.deepEqual(Array.from({ length: 12 }, (_, cell) => px[cell * 4 + 3]),
+    [200, 0, 200, 200, 200, 0, 200, 200, 200, 0, 200, 200]);
+  assert.deepEqual([...px.slice(4, 8)], [0, 0, 0, 0]);
 });
 
 test('mode all keeps items that have every selected subject', () => {

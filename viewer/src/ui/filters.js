@@ -184,14 +184,20 @@ export function createFilters(els, index, { onChange }) {
     moveBrush();
     updateHistogramBars();
   }
+  // The bars depend on the subjects and the mode only: a date range alone does not count them again.
+  let counted = { key: null, data: null };
   /** `matches`: those of the whole filter, reused when it has no date part (then they are the subjects'). */
   function updateHistogramBars(matches = null) {
     if (!histogram) return;
     const { x, bars, height } = histogram;
-    // Dark bars: items the subject filter leaves; light bars behind them: all items.
-    let include = null;
-    if (filter.subjects.size) include = matches && !filter.years ? matches : computeMatches(index, subjectsOnly(filter)).matches;
-    const data = yearBins(index.year, { include }).bins;
+    const key = filter.subjects.size ? `${filter.mode}:${[...filter.subjects].sort((a, b) => a - b)}` : '';
+    if (counted.key !== key) {
+      // Dark bars: items the subject filter leaves; light bars behind them: all items.
+      let include = null;
+      if (filter.subjects.size) include = matches && !filter.years ? matches : computeMatches(index, subjectsOnly(filter)).matches;
+      counted = { key, data: yearBins(index.year, { include }).bins };
+    }
+    const { data } = counted;
     const max = Math.max(1, ...data.map((d) => d.count));
     const y = scaleLinear().domain([0, max]).range([height - margin.bottom, margin.top]);
     const barWidth = (d) => Math.max(1, x(d.x1) - x(d.x0) - 1);

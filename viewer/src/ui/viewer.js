@@ -66,6 +66,7 @@ export function createViewer(container, index, handlers) {
   mask.height = grid.rows;
   mask.hidden = true;
   const maskCtx = mask.getContext('2d');
+  let maskImage = null;
 
   // Search highlight: a canvas the size of the viewer, above the mask, redrawn on every view update.
   const highlight = document.createElement('canvas');
@@ -359,8 +360,9 @@ export function createViewer(container, index, handlers) {
     setMask(matches, active) {
       mask.hidden = !active;
       if (!active) return;
-      const px = maskPixels(index, matches);
-      maskCtx.putImageData(new ImageData(px, grid.cols, grid.rows), 0, 0);
+      maskImage ??= new ImageData(grid.cols, grid.rows); // one buffer, rewritten: a million cells are 4 MB
+      maskPixels(index, matches, undefined, maskImage.data);
+      maskCtx.putImageData(maskImage, 0, 0);
     },
     /** Outline the cells of flagged items (search results); null removes the outlines. */
     setHighlight(flags) {
