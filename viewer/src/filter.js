@@ -16,48 +16,44 @@ export function isFilterActive(filter) {
 }
 
 /**
- * A predicate i -> does item i match `filter`? `years` is a half-open range [from, to) of whole years.
- * Built once per filter so that the loop over a million items only reads typed arrays.
+ * Sets out[i - from] to 1 for the items in [from, to) that match `filter` (`years`: a half-open range
+ * [from, to) of whole years); returns how many. One loop over typed arrays, no call per item: a million
+ * items in a few milliseconds.
  */
-export function matcher(index, filter) {
+function matchRange(index, filter, from, to, out) {
   const { year, subjectStart, subjectIds } = index;
   const years = filter.years;
-  const from = years ? years[0] : 0, to = years ? years[1] : 0;
+  const first = years ? years[0] : 0, last = years ? years[1] : 0;
   const need = filter.subjects.size;
   const wanted = new Uint8Array(Math.max(index.subjectNames.length, 1));
   for (const s of filter.subjects) if (s >= 0 && s < wanted.length) wanted[s] = 1;
   const all = filter.mode === 'all';
-  return (i) => {
+  let n = 0;
+  for (let i = from; i < to; i++) {
     if (years) {
       const y = year[i];
-      if (y === NO_YEAR || y < from || y >= to) return false;
+      if (y === NO_YEAR || y < first || y >= last) continue;
     }
-    if (need === 0) return true;
-    let hits = 0;
-    for (let k = subjectStart[i]; k < subjectStart[i + 1]; k++) {
-      if (wanted[subjectIds[k]]) {
-        if (!all) return true;
-        hits++;
-      }
+    if (need > 0) {
+      let hits = 0;
+      for (let k = subjectStart[i]; k < subjectStart[i + 1]; k++) hits += wanted[subjectIds[k]];
+      if (all ? hits < need : hits === 0) continue; // an item lists a subject once
     }
-    return all && hits >= need; // an item lists a subject once
-  };
+    out[i - from] = 1;
+    n++;
+  }
+  return n;
 }
 
-/** Does item i match? (matcher() for one item) */
+/** Does item i match? */
 export function itemMatches(index, i, filter) {
-  return matcher(index, filter)(i);
+  return matchRange(index, filter, i, i + 1, new Uint8Array(1)) === 1;
 }
 
 /** Match flags for all items (Uint8Array, 1 = match) and how many matched. */
 export function computeMatches(index, filter) {
   const matches = new Uint8Array(index.count);
-  const match = matcher(index, filter);
-  let n = 0;
-  for (let i = 0; i < index.count; i++) {
-    if (match(i)) { matches[i] = 1; n++; }
-  }
-  return { matches, n };
+  return { matches, n: matchRange(index, filter, 0, index.count, matches) };
 }
 
 /** Only the subject part of a filter, so the histogram can show what the subjects leave. */
@@ -91,8 +87,10 @@ export function matchingPositions(flags, limit = Infinity) {
 export function maskPixels(index, matches, veil = [12, 14, 20, 215], out = null) {
   const { cols, rows } = index.grid;
   const px = out ?? new Uint8ClampedArray(cols * rows * 4);
-  const words = new Uint32Array(px.buffer, px.byteOffset, cols * rows);
-  const colour = new Uint32Array(new Uint8Array(veil).buffer)[0]; // the machine's byte order, as px sees it
+  // Int32, not Uint32: the colour then stays a small integer to the engine, and the loop is quick from its
+  // first run (a Uint32 colour above 2^31 made it 20 times slower until optimised); byte order: the machine's.
+  const words = new Int32Array(px.buffer, px.byteOffset, cols * rows);
+  const colour = new Int32Array(new Uint8Array(veil).buffer)[0];
   const { cellItem } = index;
   for (let cell = 0; cell < words.length; cell++) {
     const i = cellItem[cell];

@@ -19,7 +19,8 @@ export function binWidth(min, max, maxBins = 24) {
 /** Range of the known years (null, undefined and NO_YEAR are unknown), or null when no item has one. */
 export function yearExtent(years) {
   let min = Infinity, max = -Infinity;
-  for (const y of years) {
+  for (let i = 0; i < years.length; i++) { // indexed: for-of over a typed array is several times slower
+    const y = years[i];
     if (y === null || y === undefined || y === NO_YEAR) continue;
     if (y < min) min = y;
     if (y > max) max = y;
