@@ -16,7 +16,7 @@ import numpy as np
 from common import PipelineError
 
 DATA_FORMAT = 2  # collection.json "items.format": chunked (1 was one items.json)
-CHUNK_SIZE = 2000  # items per chunk of records and neighbours: about 600 KB of JSON, a hover's wait
+CHUNK_SIZE = 2000  # items per chunk of records and neighbours: about 500 KB of JSON, a hover's wait
 RECORD_FIELDS = ("id", "title", "date", "dateLabel", "url", "imageUrl", "thumb", "description", "rights")
 NO_YEAR = -32768  # years.bin: unknown year (Int16's least value)
 
