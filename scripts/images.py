@@ -43,7 +43,7 @@ class ImageFile(NamedTuple):
 
 def image_id(path: str | os.PathLike) -> str:
     """The id of an image is its file name without extension, kept as text (ids like 007 or K9045)."""
-    return os.path.splitext(os.path.basename(path))[0]
+    return split_name(os.path.basename(path))[0]
 
 
 # Picture formats both the extract stage (Pillow) and the mosaic stage (libvips) read, by extension, and
@@ -56,13 +56,9 @@ OTHER_PICTURES = {"bmp", "dib", "ppm", "pgm", "pbm", "pnm", "tga", "pcx", "ico",
                   "j2k", "psd", "cr2", "nef", "dng", "raw", "jpe", "jfif", "svg"}
 
 
-def extension(path: str) -> str:
-    return os.path.splitext(path)[1][1:].lower()
-
-
 def split_name(name: str) -> tuple[str, str]:
-    """(id, lower-case extension) of a file name, as image_id and extension give them (os.path.splitext's
-    rules: leading dots belong to the name), with one string method instead of two path functions."""
+    """(id, lower-case extension) of a file name, by os.path.splitext's rules (leading dots belong to the
+    name) but with one string method: the collection's listing calls it a million times."""
     stem, dot, kind = name.rpartition(".")
     if not dot or not stem.strip("."):
         return name, ""
