@@ -27,6 +27,7 @@
 # environment's path), and no rule has one input per image: stages read the list in images.csv.
 
 import json
+import shlex
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -63,6 +64,15 @@ OUT = f"results/{NAME}"
 DEMO = config.get("demo")
 FEATURES = config["features"]
 SHARDS = FEATURES["shards"]
+LAYOUT = config["layout"]
+STABLE = LAYOUT["mode"] == "stable"
+# The layout a stable build keeps: the last published one (the site rule keeps a copy beside the results),
+# or one the user pinned. Its later changes do not make the grid rerun (ancient): a stable grid reruns
+# when the pictures change, and then places only the added ones.
+PUBLISHED_LAYOUT = f"{OUT}/published_layout.csv"
+PREVIOUS_LAYOUT = LAYOUT["previous"] or PUBLISHED_LAYOUT
+# The tiles of unchanged cells are taken from the published site's (tiles, layout.csv and thumbs).
+PUBLISHED_SITE = f"{OUT}/site"
 MOSAIC_SHARDS = config["mosaic"]["shards"]
 # The mosaic's cells, one folder per shard (the tiles and site stages gather them).
 CELLS = expand(f"{OUT}/cells/shard-{{shard}}-of-{MOSAIC_SHARDS}", shard=range(MOSAIC_SHARDS))
@@ -76,6 +86,11 @@ if workflow.is_main_process:
     except PipelineError as error:
         raise WorkflowError(str(error))
     SHARD_DIGESTS = workflow_config.shard_digests(PLANNED, SHARDS)
+    if STABLE and not Path(PREVIOUS_LAYOUT).is_file():
+        raise WorkflowError(
+            f"layout.mode is stable but there is no layout to keep: {PREVIOUS_LAYOUT} does not exist. "
+            "Build the first layout with layout.mode: fresh, or set layout.previous to a saved layout.csv"
+        )
     # A receipt for a site that is no longer there (deleted by hand) is forgotten, so the site is built again.
     workflow_config.forget_lost_site(Path(OUT) / "site.json", Path(OUT) / "site" / "index.html")
 
@@ -99,7 +114,7 @@ rule all:
         f"{OUT}/images.csv",
         [] if FEATURES["embeddings"] else expand(f"{OUT}/features/raw-{{shard}}-of-{SHARDS}.npz", shard=range(SHARDS)),
         f"{OUT}/features.npz",
-        f"{OUT}/embedding.csv",
+        [] if STABLE else f"{OUT}/embedding.csv",
         f"{OUT}/grid.csv",
         CELLS,
         f"{OUT}/tiles",
@@ -283,8 +298,11 @@ GRID = config["grid"]
 
 rule grid:
     input:
-        layout=f"{OUT}/features.npz" if GRID["method"] == "flas" else f"{OUT}/embedding.csv",
+        # A stable layout places the added pictures by their features; a fresh one lays out the embedding
+        # (lap, rasterfairy) or the features (flas).
+        layout=f"{OUT}/features.npz" if STABLE or GRID["method"] == "flas" else f"{OUT}/embedding.csv",
         features=f"{OUT}/features.npz",
+        previous=[ancient(PREVIOUS_LAYOUT)] if STABLE else [],
     output:
         f"{OUT}/grid.csv",
     log:
@@ -303,10 +321,17 @@ rule grid:
         swap_radius=GRID["swap_radius"],
         swap_sweeps=GRID["swap_sweeps"],
         seed=GRID["random_state"],
+        spare=LAYOUT["spare"],
+        stable=lambda wildcards, input: (
+            f"--previous {shlex.quote(input.previous[0])}" + (" --compact" if LAYOUT["compact"] else "")
+            if STABLE
+            else ""
+        ),
     shell:
         "python {params.script} --in {input.layout} --out {output} --method {params.method}"
         " --grid-size {params.size} --aspect {params.aspect} --block {params.block} --features {input.features}"
-        " --swap-radius {params.swap_radius} --swap-sweeps {params.swap_sweeps} --seed {params.seed} 2>&1 | tee {log}"
+        " --swap-radius {params.swap_radius} --swap-sweeps {params.swap_sweeps} --seed {params.seed}"
+        " --spare {params.spare} {params.stable} 2>&1 | tee {log}"
 
 
 rule mosaic:
@@ -328,10 +353,11 @@ rule mosaic:
         fit=config["mosaic"]["fit"],
         background=",".join(map(str, config["mosaic"]["background"])),
         shards=MOSAIC_SHARDS,
+        cache=f"--cache {shlex.quote(config['mosaic']['cache'])}" if config["mosaic"]["cache"] else "",
     shell:
         "python {params.script} --in {input.grid} --images {input.images} --out {output} --cell-size {params.size}"
         " --fit {params.fit} --background {params.background} --shard {wildcards.shard}/{params.shards}"
-        " --jobs {threads} 2>&1 | tee {log}"
+        " {params.cache} --jobs {threads} 2>&1 | tee {log}"
 
 
 # Tiles gathers the mosaic's shards: one job, as it writes one pyramid.
@@ -339,6 +365,7 @@ rule tiles:
     input:
         grid=f"{OUT}/grid.csv",
         cells=CELLS,
+        previous=[ancient(PUBLISHED_SITE)] if STABLE and Path(PUBLISHED_SITE, "layout.csv").is_file() else [],
     output:
         tiles=directory(f"{OUT}/tiles"),
         geometry=f"{OUT}/mosaic.json",
@@ -357,11 +384,12 @@ rule tiles:
         quality=config["tiles"]["quality"],
         background=",".join(map(str, config["mosaic"]["background"])),
         iiif=f"--iiif {config['site']['url']}tiles/iiif" if config["tiles"]["iiif"] else "",
+        previous=lambda wildcards, input: f"--previous {shlex.quote(input.previous[0])}" if input.previous else "",
     shell:
         "python {params.script} --in {input.grid} --cells {input.cells} --out {output.tiles}"
         " --geometry {output.geometry} --cell-size {params.size} --tile-size {params.size}"
         " --overlap {params.overlap} --format {params.format} --quality {params.quality}"
-        " --background {params.background} {params.iiif} --jobs {threads} 2>&1 | tee {log}"
+        " --background {params.background} {params.iiif} {params.previous} --jobs {threads} 2>&1 | tee {log}"
 
 
 METADATA = config["metadata"]
@@ -408,7 +436,7 @@ rule metadata:
 rule quality:
     input:
         features=f"{OUT}/features.npz",
-        embedding=f"{OUT}/embedding.csv",
+        embedding=[] if STABLE else f"{OUT}/embedding.csv",
         grid=f"{OUT}/grid.csv",
         subjects=f"{OUT}/subjects.csv",
     output:
@@ -423,8 +451,9 @@ rule quality:
         "envs/grid.yaml"
     params:
         script=script("quality"),
+        embedding=lambda wildcards, input: f"--embedding {input.embedding}" if input.embedding else "",
     shell:
-        "python {params.script} --features {input.features} --embedding {input.embedding} --grid {input.grid}"
+        "python {params.script} --features {input.features} {params.embedding} --grid {input.grid}"
         " --subjects {input.subjects:q} --out {output} 2>&1 | tee {log}"
 
 
@@ -481,6 +510,7 @@ VIEWER = BASE / "viewer"
 
 rule site:
     input:
+        layout=f"{OUT}/grid.csv",
         tiles=f"{OUT}/tiles",
         geometry=f"{OUT}/mosaic.json",
         cells=CELLS,
@@ -508,10 +538,11 @@ rule site:
         about=json.dumps(config["collection"]["about"]),
         manifest=lambda wildcards, input: f"--manifest {input.manifest}" if input.manifest else "",
         chunk_size=config["site"]["chunk_size"],
+        published_layout=PUBLISHED_LAYOUT,
     shell:
         "python {params.script} --tiles {input.tiles} --geometry {input.geometry} --cells {input.cells}"
         " --items {input.json} --neighbours {input.neighbours} {params.manifest} --out {params.folder}"
-        " --chunk-size {params.chunk_size}"
+        " --chunk-size {params.chunk_size} --layout {input.layout} --published-layout {params.published_layout}"
         " --receipt {output.receipt}"
         " --viewer {params.viewer} --name {params.name} --title={params.title:q}"
         " --description={params.description:q} --about={params.about:q} 2>&1 | tee {log}"

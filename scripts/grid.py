@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import sys
 
 import numpy as np
@@ -27,7 +28,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from common import PipelineError, atomic_path, resolve_grid_size, run_cli
-from tables import load_features, read_embedding
+from tables import load_features, read_embedding, read_grid
 
 DEFAULT_BLOCK = 512  # 13,000 points in about 4 s on 2 cores; exact below this size
 SWAP_RADIUS = 4  # cells: how far a grid neighbourhood reaches in swap_refine
@@ -67,44 +68,77 @@ def _solve_exact(points: np.ndarray, cells: np.ndarray) -> np.ndarray:
 
 
 def _assign(points: np.ndarray, index: np.ndarray, col0: int, col1: int, row0: int, row1: int,
-            block: int, out: np.ndarray) -> None:
-    """Assign points[index] to cells in [col0,col1) x [row0,row1), recursively halving big regions."""
+            block: int, out: np.ndarray, usable: np.ndarray) -> None:
+    """Assign points[index] to the usable cells in [col0,col1) x [row0,row1), recursively halving big regions."""
     width, height = col1 - col0, row1 - row0
+    region = usable[row0:row1, col0:col1]
     if width * height <= block or len(index) <= 1:
-        cols, rows = np.meshgrid(np.arange(col0, col1), np.arange(row0, row1))
-        cells = np.column_stack([cols.ravel(), rows.ravel()]).astype(float)
+        rows, cols = np.nonzero(region)  # row by row, as a meshgrid of the region
+        cells = np.column_stack([cols + col0, rows + row0]).astype(float)
         chosen = _solve_exact(points[index], cells)
         out[index] = cells[chosen].astype(int)
         return
     axis = 0 if width >= height else 1
     if axis == 0:
         middle = col0 + width // 2
-        first_cells = (middle - col0) * height
+        first_cells = int(region[:, :middle - col0].sum())
     else:
         middle = row0 + height // 2
-        first_cells = width * (middle - row0)
-    second_cells = width * height - first_cells
+        first_cells = int(region[:middle - row0].sum())
+    second_cells = int(region.sum()) - first_cells
     # Share points in proportion to cells, never more than a half can hold.
-    share = round(len(index) * first_cells / (first_cells + second_cells))
+    share = round(len(index) * first_cells / max(1, first_cells + second_cells))
     share = min(first_cells, max(len(index) - second_cells, share))
     order = index[np.argsort(points[index, axis], kind="stable")]
     first, second = order[:share], order[share:]
     if axis == 0:
-        _assign(points, first, col0, middle, row0, row1, block, out)
-        _assign(points, second, middle, col1, row0, row1, block, out)
+        _assign(points, first, col0, middle, row0, row1, block, out, usable)
+        _assign(points, second, middle, col1, row0, row1, block, out, usable)
     else:
-        _assign(points, first, col0, col1, row0, middle, block, out)
-        _assign(points, second, col0, col1, middle, row1, block, out)
+        _assign(points, first, col0, col1, row0, middle, block, out, usable)
+        _assign(points, second, col0, col1, middle, row1, block, out, usable)
 
 
-def assign_to_grid(points: np.ndarray, cols: int, rows: int, block: int = DEFAULT_BLOCK) -> np.ndarray:
-    """Return an (N, 2) int array of (col, row), one distinct cell per point."""
-    if len(points) > cols * rows:
-        raise PipelineError(f"{len(points)} images do not fit a {cols}x{rows} grid")
+def assign_to_grid(points: np.ndarray, cols: int, rows: int, block: int = DEFAULT_BLOCK,
+                   free: np.ndarray | None = None) -> np.ndarray:
+    """Return an (N, 2) int array of (col, row), one distinct cell per point, none in the cells that the
+    (rows, cols) mask `free` keeps free (see spare_cells)."""
+    usable = np.ones((rows, cols), bool) if free is None else ~free
+    if len(points) > usable.sum():
+        raise PipelineError(f"{len(points)} images do not fit the {int(usable.sum())} usable cells of a "
+                            f"{cols}x{rows} grid")
     scaled = scale_to_grid(np.asarray(points, dtype=float), cols, rows)
     out = np.zeros((len(points), 2), dtype=int)
-    _assign(scaled, np.arange(len(points)), 0, cols, 0, rows, block, out)
+    _assign(scaled, np.arange(len(points)), 0, cols, 0, rows, block, out, usable)
     return out
+
+
+def spare_cells(cols: int, rows: int, count: int, spare: float) -> np.ndarray:
+    """A (rows, cols) mask of the cells a fresh layout keeps free for later additions: about `spare` of
+    them, spread evenly, never so many that fewer than `count` cells are left.
+
+    They lie on a sheared lattice, one in every k = 1/spare cells with each row's shifted by about sqrt(k),
+    so that every cell has a free one within a few cells: a picture added later (place_additions) can
+    then sit beside the pictures it resembles instead of at the edge of the grid.
+    """
+    free = np.zeros((rows, cols), bool)
+    if spare <= 0:
+        return free
+    period = max(2, round(1 / spare))
+    shift = max(1, round(math.sqrt(period)))
+    row_index, col_index = np.mgrid[0:rows, 0:cols]
+    free[(col_index + shift * row_index) % period == period // 2] = True
+    surplus = int(free.sum()) - (cols * rows - count)
+    if surplus > 0:
+        free.flat[np.flatnonzero(free)[-surplus:]] = False
+    return free
+
+
+def grid_size_with_spare(text: str, count: int, aspect: float, spare: float) -> tuple[int, int]:
+    """The grid size ('auto' or COLSxROWS) for `count` images when a share `spare` of an auto grid stays free."""
+    if spare > 0 and str(text).strip().lower() == "auto":
+        return resolve_grid_size(text, math.ceil(count / (1 - spare)), aspect)
+    return resolve_grid_size(text, count, aspect)
 
 
 def swap_refine(features: np.ndarray, cells: np.ndarray, cols: int, rows: int, radius: int = SWAP_RADIUS,
@@ -247,11 +281,96 @@ def _numpy_aliases_for_rasterfairy():
             delattr(np, name)
 
 
-def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int) -> None:
+PLACE_NEAR = 10  # existing pictures whose cells decide where an added picture goes
+CANDIDATE_CELLS = 16  # free cells nearest its target that an added picture may take
+PLACE_AT_ONCE = 500  # added pictures assigned in one exact assignment
+
+
+def place_additions(ids: list[str], features: np.ndarray, previous: pd.DataFrame, cols: int, rows: int,
+                    aspect: float = 1.0, spare: float = 0.0, compact: bool = False) -> tuple[np.ndarray, np.ndarray,
+                                                                                               int, int, dict]:
+    """A stable layout: the pictures of the `previous` layout (id, col, row[, placed]) of a cols x rows grid
+    keep their cells, removed ones leave theirs free, and added ones go to free cells near the pictures
+    they resemble most.
+
+    Each added picture's target is the median cell of its PLACE_NEAR nearest kept pictures in feature
+    space; added pictures are then assigned to free cells (each one's CANDIDATE_CELLS nearest its target)
+    so that the total squared distance to their targets is least, PLACE_AT_ONCE at a time in target order.
+    When the free cells are too few the grid grows at its right and bottom edges, keeping `aspect`, until a
+    share `spare` of it is free again (no picture moves). With `compact`, a grid larger than a fresh one for
+    these pictures shrinks to it: the pictures outside it are placed again like added ones.
+
+    Returns (cells (N, 2), placed (N,): the addition that placed each picture, 0 for the fresh layout,
+    cols, rows, report: counts of kept, added, removed, moved pictures and the grid's growth).
+    """
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial import cKDTree
+
+    from neighbours import nearest_among
+
+    before = {key: (int(col), int(row)) for key, col, row in previous[["id", "col", "row"]].itertuples(index=False)}
+    generation = dict(zip(previous["id"], previous["placed"], strict=True)) if "placed" in previous else {}
+    row_of = {key: index for index, key in enumerate(ids)}
+    report = {"previous": len(before), "removed": sum(key not in row_of for key in before), "grid_before": f"{cols}x{rows}"}
+    if compact:
+        small_cols, small_rows = grid_size_with_spare("auto", len(ids), aspect, spare)
+        cols, rows = min(cols, small_cols), min(rows, small_rows)
+    kept = [key for key in ids if key in before and before[key][0] < cols and before[key][1] < rows]
+    report["moved"] = sum(key in before for key in ids) - len(kept)  # outside a compacted grid
+    kept_set = set(kept)
+    added = [key for key in ids if key not in kept_set]
+    if not kept:
+        raise PipelineError("none of the previous layout's pictures is left to keep: lay the collection out fresh "
+                            "(layout.mode: fresh)")
+    cells = np.zeros((len(ids), 2), dtype=int)
+    placed = np.zeros(len(ids), dtype=int)
+    kept_rows = np.array([row_of[key] for key in kept])
+    cells[kept_rows] = [before[key] for key in kept]
+    placed[kept_rows] = [int(generation.get(key, 0)) for key in kept]
+    this_addition = (max(generation.values(), default=0) if generation else 0) + 1
+    # Grow at the right and bottom edges (no kept cell moves) until the free cells hold the added pictures.
+    needed = len(ids) if spare <= 0 else max(len(ids), math.ceil(len(ids) / (1 - spare)))
+    while cols * rows < needed or cols * rows - len(kept) < len(added):
+        if cols / rows < aspect:
+            cols += 1
+        else:
+            rows += 1
+    report.update(kept=len(kept), added=len(added), grid=f"{cols}x{rows}")
+    if added:
+        occupied = np.zeros((rows, cols), bool)
+        occupied[cells[kept_rows, 1], cells[kept_rows, 0]] = True
+        added_rows = np.array([row_of[key] for key in added])
+        near = nearest_among(features[kept_rows], features[added_rows], PLACE_NEAR)
+        targets = np.median(cells[kept_rows][near], axis=1)  # (added, 2): col, row
+        order = np.lexsort((targets[:, 0], targets[:, 1]))
+        distances = []
+        for start in range(0, len(order), PLACE_AT_ONCE):
+            batch = order[start:start + PLACE_AT_ONCE]
+            free_rows, free_cols = np.nonzero(~occupied)
+            free = np.column_stack([free_cols, free_rows])
+            reach = min(len(free), max(CANDIDATE_CELLS, len(batch)))
+            _, nearest = cKDTree(free).query(targets[batch], k=reach)
+            candidates = np.unique(np.asarray(nearest).reshape(len(batch), -1))
+            cost = ((targets[batch, None, :] - free[candidates][None, :, :]) ** 2).sum(axis=2)
+            picked, columns = linear_sum_assignment(cost)
+            chosen = free[candidates[columns]]
+            cells[added_rows[batch[picked]]] = chosen
+            occupied[chosen[:, 1], chosen[:, 0]] = True
+            distances.append(np.sqrt(cost[picked, columns]))
+        placed[added_rows] = this_addition
+        report["added_cells_from_target"] = float(np.mean(np.concatenate(distances)))
+    return cells, placed, cols, rows, report
+
+
+def save_grid(path, ids: list[str], cells: np.ndarray, cols: int, rows: int, placed: np.ndarray | None = None) -> None:
+    """The grid file: '# grid COLSxROWS', then id,col,row and placed (which stable addition placed the
+    picture: 0 for a fresh layout)."""
+    placed = np.zeros(len(ids), dtype=int) if placed is None else placed
     with atomic_path(path) as temp:
         with open(temp, "w", encoding="utf-8") as handle:
             handle.write(f"# grid {cols}x{rows}\n")
-            pd.DataFrame({"id": ids, "col": cells[:, 0], "row": cells[:, 1]}).to_csv(handle, index=False)
+            pd.DataFrame({"id": ids, "col": cells[:, 0], "row": cells[:, 1], "placed": placed}).to_csv(handle,
+                                                                                                       index=False)
 
 
 def main(argv=None):
@@ -273,21 +392,50 @@ def main(argv=None):
     parser.add_argument("--swap-sweeps", "-swap-sweeps", dest="swap_sweeps", default="auto",
                         help=f"lap: most sweeps of the swap refinement, or auto ({SWAP_SWEEPS}; fewer from "
                              f"{FEWER_SWEEPS_FROM:,} images)")
+    parser.add_argument("--previous", default=None,
+                        help="a stable layout: the grid CSV to keep (e.g. a published site's layout.csv); --in is "
+                             "then the features .npz, and only added pictures are placed")
+    parser.add_argument("--spare", type=float, default=0.0,
+                        help="share of cells a fresh lap layout keeps free, spread evenly, for later additions; "
+                             "with --previous, the share left free when the grid must grow")
+    parser.add_argument("--compact", action="store_true",
+                        help="with --previous: shrink a grid that removals left too large (its outer pictures move)")
     args = parser.parse_args(argv)
+    if not 0 <= args.spare <= 0.5:
+        raise PipelineError(f"spare must be between 0 and 0.5, not {args.spare}")
 
+    placed = None
+    if args.previous:
+        ids, features, _ = load_features(args.input)
+        previous, cols, rows = read_grid(args.previous)
+        print(f"grid: {len(ids)} images, keeping the {len(previous)} placed in {args.previous}", file=sys.stderr)
+        cells, placed, cols, rows, report = place_additions(ids, features, previous, cols, rows, args.aspect,
+                                                            args.spare, args.compact)
+        print(f"grid: {report['kept']} pictures kept their cells, {report['moved']} moved, {report['added']} added, "
+              f"{report['removed']} removed; grid {report['grid_before']} -> {report['grid']}"
+              + (f"; added pictures {report['added_cells_from_target']:.1f} cells from their targets on average"
+                 if report["added"] else ""), file=sys.stderr)
+        save_grid(args.output, ids, cells, cols, rows, placed)
+        print(f"grid: wrote {args.output}", file=sys.stderr)
+        return
     if args.method == "flas":
         ids, vectors, _ = load_features(args.input)
     else:
         embedding = read_embedding(args.input)
         ids, vectors = embedding["id"].tolist(), embedding[["x", "y"]].to_numpy()
-    cols, rows = resolve_grid_size(args.grid, len(ids), args.aspect)
+    if args.spare > 0 and args.method != "lap":
+        raise PipelineError(f"spare cells (layout.spare) need grid method lap, not {args.method}")
+    cols, rows = grid_size_with_spare(args.grid, len(ids), args.aspect, args.spare)
     print(f"grid: {len(ids)} images onto {cols}x{rows} by {args.method}", file=sys.stderr)
     if args.method == "flas":
         cells = sort_with_flas(vectors, cols, rows, args.seed)
     elif args.method == "rasterfairy":
         cells = sort_with_rasterfairy(vectors, cols, rows)
     else:
-        cells = assign_to_grid(vectors, cols, rows, args.block)
+        free = spare_cells(cols, rows, len(ids), args.spare)
+        if free.any():
+            print(f"grid: {int(free.sum())} cells kept free for later additions", file=sys.stderr)
+        cells = assign_to_grid(vectors, cols, rows, args.block, free)
         if args.features and args.swap_radius > 0:
             feature_ids, features, _ = load_features(args.features)
             row_of = {key: index for index, key in enumerate(feature_ids)}
@@ -298,7 +446,7 @@ def main(argv=None):
             cells = swap_refine(features[[row_of[key] for key in ids]], cells, cols, rows, args.swap_radius,
                                 sweeps_for(len(ids), args.swap_sweeps), progress=True)
             print(f"grid: refined by swaps within {args.swap_radius} cells", file=sys.stderr)
-    save_grid(args.output, ids, cells, cols, rows)
+    save_grid(args.output, ids, cells, cols, rows, placed)
     print(f"grid: wrote {args.output}", file=sys.stderr)
 
 

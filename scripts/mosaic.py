@@ -3,13 +3,19 @@
 libvips (pyvips) makes each cell with shrink-on-load, honouring EXIF orientation and converting
 any colour mode to 8-bit sRGB, then fills the cell by centre-cropping as the original did (or
 letterboxes it). A file that fails to decode here gets a plain placeholder cell and a line in
-``cells_report.csv``, so the mosaic never stops halfway. With ``--shard i/N`` a job makes only the cells
+``cells_report.csv``, so the mosaic never stops halfway. Cells are kept in a cache (``--cache``) under
+the image's path, size and modification time and the cell settings, and hard-linked from there: a build
+that adds pictures to a collection makes only the new pictures' cells, and an unchanged picture's cell is
+the same file in every build (the tiles stage recognises it). With ``--shard i/N`` a job makes only the cells
 of the images in shard i (fixed by a hash of the id, as for extraction), so a large mosaic spreads over a
 cluster; the tiles stage gathers the shards' folders and places the cells.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -17,8 +23,8 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from common import CELL_FORMAT, PipelineError, atomic_dir, parse_colour, parse_tile, run_cli
-from images import find_images, parse_shard, read_list, shard_of
+from common import CELL_FORMAT, PipelineError, atomic_dir, atomic_path, link_or_copy, parse_colour, parse_tile, run_cli
+from images import ImageFile, find_images, parse_shard, read_all, shard_of
 from tables import read_grid
 
 
@@ -43,28 +49,62 @@ def placeholder_cell(size: int, colour=(128, 128, 128)):
     return (pyvips.Image.black(size, size, bands=3) + list(colour)).cast("uchar")
 
 
-def make_cells(images: dict[str, str], out_dir: str | Path, size: int, fit: str = "crop",
-               background=(0, 0, 0), threads: int = 2, progress: bool = True) -> list[tuple[str, str, str]]:
-    """Write out_dir/<id>.jpg for each id -> path; return (id, path, reason) for placeholders used."""
+class CellCache:
+    """Cells on disk, keyed by the picture's path, size and modification time within a folder named by a
+    hash of the cell settings (size, fit, background), so that changing a setting starts a fresh folder."""
+
+    def __init__(self, root: str | os.PathLike, settings: dict):
+        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+        self.folder = Path(root) / key
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "settings.json").write_text(json.dumps(settings, indent=1, sort_keys=True))
+
+    def path(self, image: ImageFile) -> Path:
+        name = f"{os.path.abspath(image.path)}\0{image.size}\0{image.mtime_ns}"
+        digest = hashlib.sha256(name.encode("utf-8", "surrogateescape")).hexdigest()
+        return self.folder / digest[:2] / f"{digest}{CELL_FORMAT}"
+
+
+def make_cells(images: dict[str, ImageFile | str], out_dir: str | Path, size: int, fit: str = "crop",
+               background=(0, 0, 0), threads: int = 2, cache: CellCache | None = None,
+               progress: bool = True) -> tuple[list[tuple[str, str, str]], int]:
+    """Write out_dir/<id>.jpg for each id -> image, from the cache where it has the cell; return (id, path,
+    reason) for the placeholders used (never cached: a fixed file is tried again) and how many came from
+    the cache. An image is a row of images.csv, or a path (then its size and time are read here)."""
     import pyvips
 
     out_dir = Path(out_dir)
-    failures = []
+    failures, reused = [], []
 
     def one(item):
-        key, path = item
-        target = str(out_dir / f"{key}{CELL_FORMAT}")
+        key, image = item
+        if not isinstance(image, ImageFile):
+            status = os.stat(image)
+            image = ImageFile(key, image, status.st_size, status.st_mtime_ns)
+        target = out_dir / f"{key}{CELL_FORMAT}"
+        cached = cache.path(image) if cache is not None else None
+        if cached is not None and cached.is_file():
+            link_or_copy(cached, target)
+            reused.append(key)
+            return
         try:
-            make_cell(path, size, fit, background).write_to_file(target, Q=95)
+            cell = make_cell(image.path, size, fit, background)
+            if cached is None:
+                cell.write_to_file(str(target), Q=95)
+            else:
+                cached.parent.mkdir(exist_ok=True)
+                with atomic_path(cached, tidy=False) as temp:
+                    cell.write_to_file(str(temp), Q=95)
+                link_or_copy(cached, target)
         except pyvips.Error as error:
-            placeholder_cell(size).write_to_file(target, Q=95)
+            placeholder_cell(size).write_to_file(str(target), Q=95)
             lines = dict.fromkeys(line.strip() for line in str(error).strip().splitlines())  # libvips repeats some
-            failures.append((key, path, "; ".join(lines)))
+            failures.append((key, image.path, "; ".join(lines)))
 
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         list(tqdm(pool.map(one, images.items()), total=len(images), unit="img", desc="mosaic",
                   disable=not progress, mininterval=1.0, file=sys.stderr))
-    return failures
+    return failures, len(reused)
 
 
 def main(argv=None):
@@ -80,12 +120,13 @@ def main(argv=None):
     parser.add_argument("--background", "-background", default="0,0,0",
                         help="R,G,B behind letterboxed or transparent images")
     parser.add_argument("--jobs", "-jobs", type=int, default=2)
+    parser.add_argument("--cache", default=None, help="folder of cached cells (default: no cache)")
     parser.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
                         help="make only the cells of shard I of N (default 0/1: all)")
     args = parser.parse_args(argv)
 
     grid, _, _ = read_grid(args.input)
-    images = read_list(args.images) if args.images else find_images(args.image)
+    images = {row.id: row for row in read_all(args.images)[0]} if args.images else find_images(args.image)
     missing = [key for key in grid["id"] if key not in images]
     if missing:
         raise PipelineError(f"{len(missing)} gridded id(s) have no image in {args.images or args.image}, "
@@ -94,13 +135,16 @@ def main(argv=None):
     background = parse_colour(args.background)
     shard, shards = args.shard
     wanted = {key: images[key] for key in grid["id"] if shard_of(key, shards) == shard}
+    cache = CellCache(args.cache, {"size": size, "fit": args.fit, "background": list(background),
+                                   "format": CELL_FORMAT}) if args.cache else None
     with atomic_dir(args.output) as temp:
-        failures = make_cells(wanted, temp, size, args.fit, background, args.jobs)
+        failures, reused = make_cells(wanted, temp, size, args.fit, background, args.jobs, cache)
         pd.DataFrame(failures, columns=["id", "path", "reason"]).to_csv(Path(temp) / "cells_report.csv", index=False)
     for _key, path, reason in failures:
         print(f"mosaic: placeholder for {path}: {reason}", file=sys.stderr)
     part = f" (shard {shard} of {shards})" if shards > 1 else ""
-    print(f"mosaic: wrote {len(wanted)} cells of {size}px to {args.output}{part}", file=sys.stderr)
+    print(f"mosaic: wrote {len(wanted)} cells of {size}px to {args.output}{part}"
+          + (f", {reused} of them from the cache {args.cache}" if cache else ""), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -32,17 +32,35 @@ def nearest_neighbours(points: np.ndarray, queries: np.ndarray, k: int, ordered:
     points on, so that a block of distances stays at 256 MB (33 queries at a million points).
     With `ordered` each row runs from the nearest out; otherwise the k are in no particular order.
     """
+    return _nearest(np.asarray(points, dtype=np.float64), np.asarray(queries), k, ordered, exclude_self=True)
+
+
+def nearest_among(points: np.ndarray, others: np.ndarray, k: int, ordered: bool = False) -> np.ndarray:
+    """Indices into `points` of the k nearest of each row of `others` (vectors not among the points)."""
     points = np.asarray(points, dtype=np.float64)
-    k = min(k, len(points) - 1)
+    others = np.asarray(others, dtype=np.float64)
+    return _nearest(np.concatenate([points, others]), np.arange(len(points), len(points) + len(others)), k, ordered,
+                    exclude_self=False, searched=len(points))
+
+
+def _nearest(points, queries, k, ordered, exclude_self, searched=None):
+    """The block loop of nearest_neighbours and nearest_among: queries are indices into points, and only
+    the first `searched` points (all by default) are candidates."""
+    searched = len(points) if searched is None else searched
+    k = min(k, searched - 1 if exclude_self else searched)
+    if k < 1:
+        return np.zeros((len(queries), 0), dtype=int)
     squares = (points ** 2).sum(axis=1)
-    block = max(1, min(256, 2 ** 25 // max(1, len(points))))
+    candidates = points[:searched]
+    block = max(1, min(256, 2 ** 25 // max(1, searched)))
     found = []
     for start in range(0, len(queries), block):
         chunk = queries[start:start + block]
-        distances = squares[chunk, None] + squares[None, :] - 2 * points[chunk] @ points.T
-        distances[np.arange(len(chunk)), chunk] = np.inf
+        distances = squares[chunk, None] + squares[None, :searched] - 2 * points[chunk] @ candidates.T
+        if exclude_self:
+            distances[np.arange(len(chunk)), chunk] = np.inf
         # A copy: the slice would keep the whole block of indices alive (N/256 blocks of 256 x N at the end).
-        nearest = np.argpartition(distances, k, axis=1)[:, :k].copy()
+        nearest = np.argpartition(distances, k - 1, axis=1)[:, :k].copy()
         if ordered:
             order = np.argsort(np.take_along_axis(distances, nearest, axis=1), axis=1, kind="stable")
             nearest = np.take_along_axis(nearest, order, axis=1)

@@ -122,8 +122,10 @@ def collection_dpq(features: np.ndarray, cells: np.ndarray, subset: int = EXACT_
 
 
 def measure(ids, features, embedding, cells, subjects_by_id=None, k=10, subset=EXACT_DPQ_UP_TO, subsets=3,
-            queries=5000, seed=0, progress=False) -> dict:
-    """All layout measures for one build; arrays are aligned with `ids`."""
+            queries=5000, seed=0, progress=False, placed=None) -> dict:
+    """All layout measures for one build; arrays are aligned with `ids`. `embedding` may be None (a stable
+    build computes none); `placed` (the grid's column: which stable addition placed each picture, 0 for
+    the fresh layout) adds the figures of the latest addition's pictures and of all added ones."""
     rng = np.random.default_rng(seed)
     count = len(ids)
     query_index = np.sort(rng.choice(count, queries, replace=False)) if count > queries else None
@@ -134,30 +136,53 @@ def measure(ids, features, embedding, cells, subjects_by_id=None, k=10, subset=E
         "dpq16": {"value": dpq16, "estimated_on_random_subsets": estimated_on},
         f"knn{k}_preservation": {
             "grid": knn_preservation(features, cells, k, query_index, tie_jitter),
-            "embedding": knn_preservation(features, embedding, k, query_index),
+            "embedding": None if embedding is None else knn_preservation(features, embedding, k, query_index),
             "averaged_over_random_images": int(queries) if query_index is not None else None,
         },
         "subjects": None,
     }
-    if subjects_by_id:
-        sets = [subjects_by_id.get(key, set()) for key in ids]
-        if any(sets):
-            shuffled = [subject_share(cells[rng.permutation(count)], sets, k, query_index,
-                                      tie_jitter) for _ in range(3)]
-            result["subjects"] = {
-                f"share_of_{k}_grid_neighbours_with_a_shared_subject": subject_share(cells, sets, k, query_index,
-                                                                                     tie_jitter),
-                "same_for_random_arrangements": float(np.mean(shuffled)),
-                "same_in_the_embedding": subject_share(embedding, sets, k, query_index),
-                "images_with_subjects": int(sum(bool(s) for s in sets)),
-            }
+    sets = [subjects_by_id.get(key, set()) for key in ids] if subjects_by_id else None
+    share_key = f"share_of_{k}_grid_neighbours_with_a_shared_subject"
+    if sets and any(sets):
+        shuffled = [subject_share(cells[rng.permutation(count)], sets, k, query_index,
+                                  tie_jitter) for _ in range(3)]
+        result["subjects"] = {
+            share_key: subject_share(cells, sets, k, query_index, tie_jitter),
+            "same_for_random_arrangements": float(np.mean(shuffled)),
+            "same_in_the_embedding": None if embedding is None else subject_share(embedding, sets, k, query_index),
+            "images_with_subjects": int(sum(bool(s) for s in sets)),
+        }
+    if placed is not None and placed.max() > 0:
+        result["additions"] = _additions(features, cells, placed, sets, k, share_key, tie_jitter)
     return result
+
+
+def _additions(features, cells, placed, sets, k, share_key, tie_jitter) -> dict:
+    """How the pictures placed by stable additions sit, next to the fresh layout's: the latest addition's
+    own figures, and how much of the layout additions have placed since it was laid out fresh (the more,
+    the further it drifts from what a fresh build would give; docs/layout.md says when to rebuild)."""
+    def figures(members):
+        members = np.flatnonzero(members)
+        out = {"images": int(len(members)),
+               f"knn{k}_preservation_grid": knn_preservation(features, cells, k, members, tie_jitter)
+               if len(members) else None}
+        if sets and any(sets[i] for i in members):
+            out[share_key] = subject_share(cells, sets, k, members, tie_jitter)
+        return out
+
+    latest = int(placed.max())
+    return {"since_fresh": latest,
+            "share_of_images_placed_by_additions": float(np.mean(placed > 0)),
+            "latest": figures(placed == latest),
+            "all_added": figures(placed > 0),
+            "fresh_layout": figures(placed == 0)}
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--features", "-features", required=True, help="features .npz")
-    parser.add_argument("--embedding", "-embedding", required=True, help="embedding CSV (id,x,y)")
+    parser.add_argument("--embedding", "-embedding", default=None,
+                        help="embedding CSV (id,x,y); left out by a stable build, which computes none")
     parser.add_argument("--grid", "-grid", required=True, help="grid CSV (id,col,row)")
     parser.add_argument("--subjects", "-sub", dest="subjects", default=None, help="subjects CSV (id,subject), optional")
     parser.add_argument("--out", "-out", dest="output", required=True, help="layout_quality.json to write")
@@ -170,10 +195,10 @@ def main(argv=None):
         raise PipelineError(f"-subset must be at least 2 images, not {args.subset}")
 
     ids, features, _ = load_features(args.features)
-    embedding = read_embedding(args.embedding).set_index("id")
+    embedding = read_embedding(args.embedding).set_index("id") if args.embedding else None
     grid, cols, rows = read_grid(args.grid)
     grid = grid.set_index("id")
-    missing = [key for key in ids if key not in grid.index or key not in embedding.index]
+    missing = [key for key in ids if key not in grid.index or (embedding is not None and key not in embedding.index)]
     if missing:
         raise PipelineError(f"{len(missing)} ids of the features are missing from the grid or embedding, "
                             f"e.g. {missing[:3]}")
@@ -183,15 +208,26 @@ def main(argv=None):
         table = table[table["subject"].str.strip() != ""]
         subjects_by_id = table.groupby("id")["subject"].apply(lambda s: set(s.str.strip())).to_dict()
     print(f"quality: measuring {len(ids)} images", file=sys.stderr)
-    result = measure(ids, features, embedding.loc[ids, ["x", "y"]].to_numpy(), grid.loc[ids, ["col", "row"]].to_numpy(),
-                     subjects_by_id, subset=args.subset, queries=args.queries, seed=args.seed, progress=True)
+    points = None if embedding is None else embedding.loc[ids, ["x", "y"]].to_numpy()
+    placed = grid.loc[ids, "placed"].to_numpy() if "placed" in grid else None
+    result = measure(ids, features, points, grid.loc[ids, ["col", "row"]].to_numpy(), subjects_by_id,
+                     subset=args.subset, queries=args.queries, seed=args.seed, progress=True, placed=placed)
     result["grid_size"] = f"{cols}x{rows}"
     with atomic_path(args.output) as temp:
         temp.write_text(json.dumps(result, indent=1))
+    by_embedding = result["knn10_preservation"]["embedding"]
     print(f"quality: DPQ16 {result['dpq16']['value']:.3f}, 10-NN kept by the grid "
-          f"{result['knn10_preservation']['grid']:.3f}, "
-          f"by the embedding {result['knn10_preservation']['embedding']:.3f}",
-          file=sys.stderr)
+          f"{result['knn10_preservation']['grid']:.3f}"
+          + (f", by the embedding {by_embedding:.3f}" if by_embedding is not None else ""), file=sys.stderr)
+    if "additions" in result:
+        latest, fresh = result["additions"]["latest"], result["additions"]["fresh_layout"]
+        share = "share_of_10_grid_neighbours_with_a_shared_subject"
+        print(f"quality: the latest addition's {latest['images']} pictures keep 10-NN "
+              f"{latest['knn10_preservation_grid']:.3f} (the fresh layout's {fresh['knn10_preservation_grid']:.3f})"
+              + (f", share a subject with {latest[share]:.3f} of their neighbours ({fresh[share]:.3f})"
+                 if share in latest and share in fresh else "")
+              + f"; {result['additions']['share_of_images_placed_by_additions']:.1%} of the layout placed by "
+              f"{result['additions']['since_fresh']} addition(s) since it was laid out fresh", file=sys.stderr)
 
 
 if __name__ == "__main__":

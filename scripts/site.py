@@ -9,7 +9,8 @@ The viewer's data files are written by site_data.py (chunked, so that a million 
 Publishing never takes a good site away: the new site is built beside the old one, which stays in
 place and servable until the new one is complete and takes its name in one step. The folder is not
 a Snakemake output (Snakemake deletes a job's outputs before it runs); the rule's output is a small
-receipt written after the switch.
+receipt written after the switch. Then the published layout is also copied beside the results
+(``published_layout.csv``): the layout a stable build keeps (see the layout section of config.yaml).
 """
 from __future__ import annotations
 
@@ -54,12 +55,15 @@ def collection_json(mosaic: dict, name: str, title: str, description: str, about
 
 
 def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collection: dict, manifest=None,
-             neighbours: dict | None = None, chunk_size: int = CHUNK_SIZE) -> None:
+             neighbours: dict | None = None, chunk_size: int = CHUNK_SIZE, layout=None) -> None:
     """Write the complete site into out_dir (a fresh folder); the cells of the mosaic's folders (one per
     shard) become one folder of thumbnails, `items` and `neighbours` (the metadata and neighbours stages'
-    JSON) the viewer's data files."""
+    JSON) the viewer's data files, `layout` (the grid stage's CSV) layout.csv: where each picture is, the
+    layout a stable build keeps."""
     out_dir = Path(out_dir)
     build_viewer(viewer_dir, out_dir)
+    if layout:
+        link_or_copy(layout, out_dir / "layout.csv")
     unpublished = shutil.ignore_patterns("*.csv", ".snakemake_*")  # reports, and Snakemake's own marks
     shutil.copytree(tiles_dir, out_dir / "tiles", copy_function=link_or_copy, ignore=unpublished)
     link_or_copy(Path(tiles_dir) / "preview.jpg", out_dir / "preview.jpg")
@@ -87,6 +91,9 @@ def main(argv=None):
                         help="neighbours JSON from the neighbours stage (more like this)")
     parser.add_argument("--manifest", "-manifest", default=None,
                         help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
+    parser.add_argument("--layout", default=None, help="grid CSV of the grid stage, published as layout.csv")
+    parser.add_argument("--published-layout", default=None,
+                        help="where to keep a copy of the layout once the site is published (a stable build's input)")
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SIZE,
                         help="items per chunk of titles, links and neighbours that the viewer fetches on demand")
     parser.add_argument("--out", "-out", dest="output", required=True,
@@ -110,10 +117,13 @@ def main(argv=None):
     neighbours = json.loads(Path(args.neighbours).read_text(encoding="utf-8")) if args.neighbours else None
     with atomic_dir(args.output) as temp:
         assemble(temp, args.viewer, args.tiles, args.cells, items, collection, args.manifest, neighbours,
-                 args.chunk_size)
+                 args.chunk_size, args.layout)
         files = [path for path in Path(temp).rglob("*") if path.is_file()]
         summary = {"site": str(args.output), "items": len(items["id"]),
                    "files": len(files), "bytes": sum(path.stat().st_size for path in files)}
+    if args.layout and args.published_layout:  # the layout the next stable build keeps: now the site's
+        with atomic_path(args.published_layout) as temp:
+            link_or_copy(args.layout, temp)
     if args.receipt:
         with atomic_path(args.receipt) as temp:
             published = datetime.now(UTC).isoformat(timespec="seconds")

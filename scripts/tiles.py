@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import filecmp
+import functools
 import json
 import math
 import multiprocessing
+import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
@@ -36,6 +39,7 @@ from PIL import Image
 from tqdm import tqdm
 
 from common import (
+    CELL_FORMAT,
     PipelineError,
     atomic_dir,
     atomic_path,
@@ -96,20 +100,22 @@ class TileSink:
         self.count += 1
 
     def tile_row(self, level: int, row: int, strip: np.ndarray, strip_top: int, level_width: int,
-                 level_height: int) -> None:
-        """Cut and write tile row `row` of `level`; strip holds level rows from strip_top on."""
+                 level_height: int, only=None, left: int = 0) -> None:
+        """Cut and write tile row `row` of `level` (or the tiles of columns `only`); strip holds level rows
+        from strip_top on, and level columns from `left` on."""
         tile, overlap = self.tile, self.overlap
         y0, y1 = row * tile, min(level_height, (row + 1) * tile)
         folder = self.out_dir / f"{DZI_NAME}_files" / str(level)
-        for col in range(math.ceil(level_width / tile)):
+        for col in range(math.ceil(level_width / tile)) if only is None else only:
             x0, x1 = col * tile, min(level_width, (col + 1) * tile)
             top, bottom = max(0, y0 - overlap), min(level_height, y1 + overlap)
-            left, right = max(0, x0 - overlap), min(level_width, x1 + overlap)
-            self._submit(strip[top - strip_top:bottom - strip_top, left:right], folder / f"{col}_{row}.{self.format}")
+            start, stop = max(0, x0 - overlap), min(level_width, x1 + overlap)
+            self._submit(strip[top - strip_top:bottom - strip_top, start - left:stop - left],
+                         folder / f"{col}_{row}.{self.format}")
             if self.iiif and self._iiif_scale(level) is not None:
                 paths = iiif_tile_paths(self.out_dir / "iiif", self.width, self.height, self._iiif_scale(level),
                                         x0, y0, x1 - x0, y1 - y0, self.format)
-                self._submit(strip[y0 - strip_top:y1 - strip_top, x0:x1], paths[0], paths[1:])
+                self._submit(strip[y0 - strip_top:y1 - strip_top, x0 - left:x1 - left], paths[0], paths[1:])
 
     def _iiif_scale(self, level: int) -> int | None:
         """The IIIF scale factor of a level, or None below the level that fits one tile (those are `sizes`)."""
@@ -390,6 +396,220 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, cell
         if pool:
             pool.shutdown(cancel_futures=True)
         sink.close()
+    _write_descriptions(out_dir, width, height, tile, overlap, tile_format, iiif_base, failures,
+                        pyramid_settings(cols, rows, cell_size, tile, overlap, tile_format, quality, background,
+                                         iiif_base))
+    return {"dzi": f"{DZI_NAME}.dzi", "iiif": "iiif/info.json" if iiif_base is not None else None,
+            "preview": "preview.jpg", "width": width, "height": height, "cols": cols, "rows": rows,
+            "cellSize": cell_size, "tiles": band_tiles + sink.count, "placeholders": len(failures)}
+
+
+SETTINGS_FILE = "build.json"  # in the tiles folder: what a later build must match to reuse its tiles
+
+
+def pyramid_settings(cols: int, rows: int, cell_size: int, tile: int, overlap: int, tile_format: str, quality: int,
+                     background, iiif_base: str | None) -> dict:
+    """Everything besides the cells that decides a pyramid's tiles (written to build.json beside them)."""
+    return {"cols": cols, "rows": rows, "cellSize": cell_size, "tile": tile, "overlap": overlap, "format": tile_format,
+            "quality": quality, "background": list(background), "iiif": iiif_base}
+
+
+def _same_cell(new: Path | None, old: Path) -> bool:
+    """Whether two cell files hold the same picture: the same file (the mosaic's cache links one file into
+    every build) or the same bytes."""
+    if new is None or not old.is_file():
+        return False
+    if os.path.samefile(new, old):
+        return True
+    return new.stat().st_size == old.stat().st_size and filecmp.cmp(new, old, shallow=False)
+
+
+def changed_cells(by_cell: dict, cell_paths: dict, cols: int, rows: int, previous_by_cell: dict, previous_cols: int,
+                  previous_rows: int, previous_cells: Path) -> np.ndarray:
+    """A (rows, cols) mask of the cells whose pixels differ from the previous build's: another picture or
+    none, a picture whose cell file changed, and every cell beyond the previous grid. When the grid
+    shrank, its last column and row count as changed too (the mosaic's edge moved through them)."""
+    changed = np.zeros((rows, cols), bool)
+    changed[previous_rows:, :] = True
+    changed[:, previous_cols:] = True
+    if cols < previous_cols:
+        changed[:, -1] = True
+    if rows < previous_rows:
+        changed[-1, :] = True
+    for (col, row) in set(by_cell) | set(previous_by_cell):
+        if col >= cols or row >= rows or changed[row, col]:
+            continue
+        key, old = by_cell.get((col, row)), previous_by_cell.get((col, row))
+        if key != old or (key is not None and not _same_cell(cell_paths.get(key), previous_cells / f"{key}{CELL_FORMAT}")):
+            changed[row, col] = True
+    return changed
+
+
+def _tile_touches(changed: np.ndarray, cell_size: int, width: int, height: int, scale: int, level_width: int,
+                  level_height: int, tile: int, overlap: int) -> np.ndarray:
+    """(tile rows, tile cols) mask of a level's tiles whose pixels (overlap included) come from a changed cell."""
+    totals = np.zeros((changed.shape[0] + 1, changed.shape[1] + 1), np.int64)
+    totals[1:, 1:] = changed.cumsum(0).cumsum(1)
+
+    def cell_spans(count, level_size, size):
+        index = np.arange(math.ceil(level_size / tile))
+        first = np.maximum(0, index * tile - overlap) * scale // cell_size
+        last = -(-np.minimum(np.minimum(level_size, (index + 1) * tile + overlap) * scale, size) // cell_size)
+        return np.minimum(first, count), np.minimum(last, count)
+
+    col0, col1 = cell_spans(changed.shape[1], level_width, width)
+    row0, row1 = cell_spans(changed.shape[0], level_height, height)
+    return (totals[row1][:, col1] - totals[row0][:, col1] - totals[row1][:, col0] + totals[row0][:, col0]) > 0
+
+
+class _LevelPixels:
+    """A level's pixels in any rectangle, from the tiles this build rendered (kept in memory) and, where it
+    reused a tile, from the previous build's file (decoded; its overlap cut away)."""
+
+    def __init__(self, folder: Path, width: int, height: int, tile: int, overlap: int):
+        self.folder, self.width, self.height, self.tile, self.overlap = folder, width, height, tile, overlap
+        self.cores: dict[tuple[int, int], np.ndarray] = {}
+
+    def _core(self, col: int, row: int, fmt: str) -> np.ndarray:
+        if (col, row) in self.cores:
+            return self.cores[(col, row)]
+        with Image.open(self.folder / f"{col}_{row}.{fmt}") as image:
+            pixels = np.asarray(image.convert("RGB"))
+        left, top = (self.overlap if col else 0), (self.overlap if row else 0)
+        width = min(self.width, (col + 1) * self.tile) - col * self.tile
+        height = min(self.height, (row + 1) * self.tile) - row * self.tile
+        return pixels[top:top + height, left:left + width]
+
+    def region(self, x0: int, y0: int, x1: int, y1: int, fmt: str) -> np.ndarray:
+        out = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+        tile = self.tile
+        for row in range(y0 // tile, math.ceil(y1 / tile)):
+            for col in range(x0 // tile, math.ceil(x1 / tile)):
+                core = self._core(col, row, fmt)
+                cx, cy = col * tile, row * tile
+                ax0, ay0 = max(x0, cx), max(y0, cy)
+                ax1, ay1 = min(x1, cx + core.shape[1]), min(y1, cy + core.shape[0])
+                out[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = core[ay0 - cy:ay1 - cy, ax0 - cx:ax1 - cx]
+        return out
+
+
+def update_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, previous_site, cell_size: int,
+                   tile: int = 128, overlap: int = 1, tile_format: str = "jpg", quality: int = 90,
+                   background=(0, 0, 0), iiif_base: str | None = None, jobs: int = 2) -> dict | None:
+    """Write the pyramid of `grid` into out_dir by reusing a previous build's (a published site: its
+    tiles/, layout.csv and thumbs/): every tile whose pixels come only from unchanged cells is hard-linked
+    from it (the same bytes and modification time, so a sync uploads only what changed), and only the
+    others are rendered. Returns mosaic.json's content with a `changed` summary, or None when the previous
+    build cannot be reused (missing, or made with other settings): then write_pyramid does the whole.
+
+    A rendered tile above the deepest level is made from the level below's tiles, decoded where they were
+    reused: it can differ from a fresh build's by the tiles' JPEG rounding (bench/RESULTS.md).
+    """
+    previous_site = Path(previous_site)
+    old_tiles = previous_site / "tiles"
+    settings = pyramid_settings(cols, rows, cell_size, tile, overlap, tile_format, quality, background, iiif_base)
+    try:
+        old_settings = json.loads((old_tiles / SETTINGS_FILE).read_text())
+        previous, previous_cols, previous_rows = read_grid(previous_site / "layout.csv")
+    except (OSError, ValueError, PipelineError):
+        return None
+    if {**old_settings, "cols": cols, "rows": rows} != settings:
+        return None
+    by_cell = {(int(col), int(row)): key for key, col, row in grid[["id", "col", "row"]].itertuples(index=False)}
+    if len(by_cell) != len(grid):
+        raise PipelineError("the grid puts two images in the same cell")
+    previous_by_cell = {(int(col), int(row)): key for key, col, row in
+                        previous[["id", "col", "row"]].itertuples(index=False)}
+    cell_paths = cell_files([cells] if isinstance(cells, str | Path) else cells)
+    changed = changed_cells(by_cell, cell_paths, cols, rows, previous_by_cell, previous_cols, previous_rows,
+                            previous_site / "thumbs")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    width, height = cols * cell_size, rows * cell_size
+    old_width, old_height = previous_cols * cell_size, previous_rows * cell_size
+    sink = TileSink(out_dir, width, height, tile, overlap, tile_format, quality, iiif_base is not None, jobs)
+    old_top = max(0, math.ceil(math.log2(max(old_width, old_height))))
+    empty = np.empty((cell_size, cell_size, 3), np.uint8)
+    empty[:] = background
+    failures = []
+
+    @functools.lru_cache(maxsize=4096)
+    def cell_pixels(col: int, row: int) -> np.ndarray:
+        key = by_cell.get((col, row))
+        if key is None:
+            return empty
+        pixels, problem = load_cell(cell_paths.get(key), cell_size)
+        if problem is not None:
+            failures.append((key, problem))
+            return empty
+        return pixels
+
+    def full_resolution(x0, y0, x1, y1):
+        out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+        for row in range(y0 // cell_size, math.ceil(y1 / cell_size)):
+            for col in range(x0 // cell_size, math.ceil(x1 / cell_size)):
+                cx, cy = col * cell_size, row * cell_size
+                ax0, ay0, ax1, ay1 = max(x0, cx), max(y0, cy), min(x1, cx + cell_size), min(y1, cy + cell_size)
+                out[ay0 - y0:ay1 - y0, ax0 - x0:ax1 - x0] = cell_pixels(col, row)[ay0 - cy:ay1 - cy, ax0 - cx:ax1 - cx]
+        return out
+
+    tiles_dir, old_dir = out_dir / f"{DZI_NAME}_files", old_tiles / f"{DZI_NAME}_files"
+    finer = None
+    rendered, reused, deepest = 0, 0, None
+    try:
+        for level in range(sink.top, -1, -1):
+            scale = 2 ** (sink.top - level)
+            level_width, level_height = math.ceil(width / scale), math.ceil(height / scale)
+            old_level = level - sink.top + old_top
+            touched = _tile_touches(changed, cell_size, width, height, scale, level_width, level_height, tile, overlap)
+            if old_level < 0:
+                touched[:] = True
+            pixels = _LevelPixels(tiles_dir / str(level), level_width, level_height, tile, overlap)
+            (tiles_dir / str(level)).mkdir(parents=True, exist_ok=True)
+            for row, col in zip(*np.nonzero(~touched), strict=True):
+                name = f"{col}_{row}.{tile_format}"
+                link_or_copy(old_dir / str(old_level) / name, tiles_dir / str(level) / name)
+                if iiif_base is not None and sink._iiif_scale(level) is not None:
+                    x0, y0 = col * tile, row * tile
+                    w, h = min(level_width, x0 + tile) - x0, min(level_height, y0 + tile) - y0
+                    for new, old in zip(iiif_tile_paths(out_dir / "iiif", width, height, scale, x0, y0, w, h,
+                                                        tile_format),
+                                        iiif_tile_paths(old_tiles / "iiif", width, height, scale, x0, y0, w, h,
+                                                        tile_format), strict=True):
+                        new.parent.mkdir(parents=True, exist_ok=True)
+                        link_or_copy(old, new)
+            reused += int((~touched).sum())
+            for row, col in zip(*np.nonzero(touched), strict=True):
+                x0, y0 = max(0, col * tile - overlap), max(0, row * tile - overlap)
+                x1 = min(level_width, (col + 1) * tile + overlap)
+                y1 = min(level_height, (row + 1) * tile + overlap)
+                if finer is None:
+                    strip = full_resolution(x0, y0, x1, y1)
+                else:
+                    strip = halve(finer.region(2 * x0, 2 * y0, min(2 * x1, finer.width), min(2 * y1, finer.height),
+                                               tile_format))
+                sink.tile_row(level, row, strip, y0, level_width, level_height, only=(col,), left=x0)
+                core_x, core_y = col * tile - x0, row * tile - y0
+                pixels.cores[(col, row)] = strip[core_y:core_y + min(tile, level_height - row * tile),
+                                                 core_x:core_x + min(tile, level_width - col * tile)]
+            rendered += int(touched.sum())
+            if deepest is None:
+                deepest = {"tiles": int(touched.size), "changed": int(touched.sum())}
+            if max(level_width, level_height) <= whole_image_limit(tile):
+                sink.whole_level(level, pixels.region(0, 0, level_width, level_height, tile_format))
+            finer = pixels
+    finally:
+        sink.close()
+    _write_descriptions(out_dir, width, height, tile, overlap, tile_format, iiif_base, failures, settings)
+    return {"dzi": f"{DZI_NAME}.dzi", "iiif": "iiif/info.json" if iiif_base is not None else None,
+            "preview": "preview.jpg", "width": width, "height": height, "cols": cols, "rows": rows,
+            "cellSize": cell_size, "tiles": sink.count + reused, "placeholders": len(failures),
+            "changed": {"cells": int(changed.sum()), "tilesRendered": rendered, "tilesReused": reused,
+                        "deepestLevel": deepest}}
+
+
+def _write_descriptions(out_dir: Path, width, height, tile, overlap, tile_format, iiif_base, failures, settings):
+    """The files beside the tiles: the .dzi, IIIF info.json, tiles_report.csv and build.json."""
     (out_dir / f"{DZI_NAME}.dzi").write_text(
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="{tile_format}" Overlap="{overlap}" '
@@ -398,9 +618,7 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, cell
         (out_dir / "iiif" / "info.json").write_text(json.dumps(iiif_info(iiif_base, width, height, tile, tile_format),
                                                                indent=1))
     pd.DataFrame(failures, columns=["id", "reason"]).to_csv(out_dir / "tiles_report.csv", index=False)
-    return {"dzi": f"{DZI_NAME}.dzi", "iiif": "iiif/info.json" if iiif_base is not None else None,
-            "preview": "preview.jpg", "width": width, "height": height, "cols": cols, "rows": rows,
-            "cellSize": cell_size, "tiles": band_tiles + sink.count, "placeholders": len(failures)}
+    (out_dir / SETTINGS_FILE).write_text(json.dumps(settings, indent=1))
 
 
 def main(argv=None):
@@ -420,6 +638,9 @@ def main(argv=None):
     parser.add_argument("--iiif", "-iiif", default=None, metavar="URL",
                         help="also write IIIF level 0 files, to be served at URL (e.g. https://example.org/site/tiles/iiif)")
     parser.add_argument("--jobs", "-jobs", type=int, default=2, help="worker processes reading cells and writing tiles")
+    parser.add_argument("--previous", default=None, metavar="SITE",
+                        help="a published site (its tiles/, layout.csv, thumbs/) whose tiles of unchanged cells are "
+                             "reused as they are")
     parser.add_argument("--geometry", default=None,
                         help="JSON of the pyramid's geometry for the later stages (default: mosaic.json beside --out)")
     args = parser.parse_args(argv)
@@ -428,13 +649,24 @@ def main(argv=None):
     size = parse_tile(args.tile)
     print(f"tiles: {cols * size}x{rows * size} mosaic, {args.tsize}px tiles, overlap {args.overlap}"
           + (", IIIF level 0" if args.iiif else ""), file=sys.stderr)
+    settings = (size, args.tsize, args.overlap, args.format, args.quality, parse_colour(args.background), args.iiif)
     with atomic_dir(args.output) as temp:
-        geometry = write_pyramid(grid, cols, rows, args.cells, temp, size, args.tsize, args.overlap, args.format,
-                                 args.quality, parse_colour(args.background), args.iiif, args.jobs)
+        geometry = update_pyramid(grid, cols, rows, args.cells, temp, args.previous, *settings, args.jobs) \
+            if args.previous else None
+        if args.previous and geometry is None:
+            print(f"tiles: the tiles of {args.previous} were made with other settings (or are incomplete): "
+                  "writing every tile", file=sys.stderr)
+        if geometry is None:
+            geometry = write_pyramid(grid, cols, rows, args.cells, temp, *settings, args.jobs)
     with atomic_path(args.geometry or Path(args.output).with_name("mosaic.json")) as temp:
         temp.write_text(json.dumps(geometry))
     for key, reason in pd.read_csv(Path(args.output) / "tiles_report.csv", dtype=str).itertuples(index=False):
         print(f"tiles: placeholder for cell {key}: {reason}", file=sys.stderr)
+    if "changed" in geometry:
+        changed = geometry["changed"]
+        print(f"tiles: {changed['cells']} cells changed since {args.previous}: {changed['tilesRendered']} tiles "
+              f"rendered, {changed['tilesReused']} kept as they were (deepest level: "
+              f"{changed['deepestLevel']['changed']} of {changed['deepestLevel']['tiles']} changed)", file=sys.stderr)
     print(f"tiles: wrote {geometry['tiles']} tiles to {args.output}/", file=sys.stderr)
 
 

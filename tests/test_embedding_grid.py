@@ -228,3 +228,87 @@ def test_iterations_and_swap_sweeps_pick_themselves_by_size_and_obey_a_number():
     assert grid.sweeps_for(400_000) == round(grid.SWAP_SWEEPS / 2)
     assert grid.sweeps_for(1_000_000) == grid.MIN_SWEEPS == grid.sweeps_for(10_000_000)
     assert grid.sweeps_for(1_000_000, 3) == 3
+
+
+def stable_case(count=300, keep=270, seed=0):
+    """A fresh lap layout of `keep` of `count` clustered pictures (with spare cells), as a previous layout."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(0, 10, (6, 16))
+    features = centres[rng.integers(0, 6, count)] + rng.normal(0, 1, (count, 16))
+    ids = [f"p{i:04d}" for i in range(count)]
+    cols, rows = grid.grid_size_with_spare("auto", keep, 1.0, 0.1)
+    free = grid.spare_cells(cols, rows, keep, 0.1)
+    cells = grid.assign_to_grid(features[:keep, :2], cols, rows, free=free)
+    previous = pd.DataFrame({"id": ids[:keep], "col": cells[:, 0], "row": cells[:, 1], "placed": 0})
+    return ids, features, previous, cols, rows, free
+
+
+def test_spare_cells_are_spread_evenly_and_a_fresh_layout_leaves_them_free():
+    ids, features, previous, cols, rows, free = stable_case()
+    assert 0.08 < free.mean() < 0.12 and cols * rows - free.sum() >= 270
+    occupied = set(zip(previous["col"], previous["row"], strict=True))
+    assert not any(free[row, col] for col, row in occupied)
+    # Every cell has a free one within 3 cells: an added picture can sit near any other.
+    free_rows, free_cols = np.nonzero(free)
+    every = np.stack(np.mgrid[0:rows, 0:cols], axis=-1).reshape(-1, 2)
+    nearest = np.abs(every[:, None, :] - np.column_stack([free_rows, free_cols])[None]).max(axis=2).min(axis=1)
+    assert nearest.max() <= 3
+    # No spare: exactly today's layout.
+    points = features[:, :2]
+    np.testing.assert_array_equal(grid.assign_to_grid(points, 18, 17), grid.assign_to_grid(
+        points, 18, 17, free=grid.spare_cells(18, 17, 300, 0.0)))
+
+
+def test_a_stable_addition_keeps_every_cell_and_puts_new_pictures_beside_their_likes():
+    ids, features, previous, cols, rows, _ = stable_case()
+    cells, placed, new_cols, new_rows, report = grid.place_additions(ids, features, previous, cols, rows)
+    assert (new_cols, new_rows) == (cols, rows) and report["kept"] == 270 and report["added"] == 30
+    np.testing.assert_array_equal(cells[:270], previous[["col", "row"]].to_numpy())
+    assert len({tuple(cell) for cell in cells}) == 300 and cells[:, 0].max() < cols and cells[:, 1].max() < rows
+    assert placed[:270].sum() == 0 and set(placed[270:]) == {1}
+    # Each added picture lands closer to its 10 nearest kept pictures than a random free cell would.
+    from neighbours import nearest_among
+
+    near = nearest_among(features[:270], features[270:], 10)
+    spread = np.abs(cells[270:, None, :] - cells[:270][near]).sum(axis=2).mean()
+    random_cells = np.random.default_rng(1).permutation(cells[:270])[:30]
+    assert spread < 0.5 * np.abs(random_cells[:, None, :] - cells[:270][near]).sum(axis=2).mean()
+
+
+def test_removed_pictures_free_their_cells_a_full_grid_grows_at_its_edges_and_compact_shrinks_it():
+    ids, features, previous, cols, rows, _ = stable_case()
+    remaining = ids[10:270]
+    cells, placed, *_ = grid.place_additions(remaining, features[10:270], previous, cols, rows)
+    np.testing.assert_array_equal(cells, previous[["col", "row"]].to_numpy()[10:])  # nothing moves
+    # Many more pictures than free cells: the grid grows right and down, keeping its shape; nobody moves.
+    more_ids = ids + [f"q{i}" for i in range(200)]
+    more = np.vstack([features, features[:200] + 0.1])
+    cells, placed, big_cols, big_rows, report = grid.place_additions(more_ids, more, previous, cols, rows)
+    assert big_cols * big_rows >= 500 and abs(big_cols - big_rows) <= 1 and report["moved"] == 0
+    np.testing.assert_array_equal(cells[:270], previous[["col", "row"]].to_numpy())
+    assert len({tuple(cell) for cell in cells}) == 500
+    grown = pd.DataFrame({"id": more_ids, "col": cells[:, 0], "row": cells[:, 1], "placed": placed})
+    # Back to 100 pictures: compacting shrinks the grid; only the pictures outside it move.
+    cells, placed, small_cols, small_rows, report = grid.place_additions(more_ids[:100], more[:100], grown, big_cols,
+                                                                         big_rows, compact=True)
+    assert (small_cols, small_rows) == (10, 10)
+    inside = (grown["col"][:100] < small_cols) & (grown["row"][:100] < small_rows)
+    assert report["moved"] == int((~inside).sum()) > 0
+    np.testing.assert_array_equal(cells[inside.to_numpy()], grown[["col", "row"]].to_numpy()[:100][inside.to_numpy()])
+    assert cells[:, 0].max() < small_cols and cells[:, 1].max() < small_rows
+
+
+def test_grid_cli_stable_mode_keeps_a_previous_layout_file(tmp_path):
+    ids, features, previous, cols, rows, _ = stable_case()
+    np.savez(tmp_path / "f.npz", ids=np.array(ids), features=features, description=np.array("{}"))
+    with open(tmp_path / "previous.csv", "w") as handle:
+        handle.write(f"# grid {cols}x{rows}\n")
+        previous.to_csv(handle, index=False)
+    grid.main(["--in", str(tmp_path / "f.npz"), "--previous", str(tmp_path / "previous.csv"),
+               "--out", str(tmp_path / "g.csv")])
+    table, new_cols, new_rows = read_grid(tmp_path / "g.csv")
+    assert (new_cols, new_rows) == (cols, rows) and list(table.columns) == ["id", "col", "row", "placed"]
+    kept = table.set_index("id").loc[previous["id"]]
+    np.testing.assert_array_equal(kept[["col", "row"]].to_numpy(), previous[["col", "row"]].to_numpy())
+    with pytest.raises(PipelineError, match="need grid method lap"):
+        grid.main(["--in", str(tmp_path / "f.npz"), "--method", "flas", "--spare", "0.1", "--out", str(tmp_path / "x")])

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -29,7 +30,7 @@ def test_cells_are_square_rgb_for_any_input_and_broken_files_get_a_placeholder(t
     images = awkward_images(source)
     out = tmp_path / "cells"
     out.mkdir()
-    failures = mosaic.make_cells(images, out, 32, progress=False)
+    failures, _ = mosaic.make_cells(images, out, 32, progress=False)
     assert [f[0] for f in failures] == ["broken"]
     assert "\n" not in failures[0][2] and "; " in failures[0][2]  # libvips' lines kept, on one line
     for key in images:
@@ -319,3 +320,95 @@ def test_cells_of_shards_are_gathered_by_id_and_a_clash_or_missing_folder_is_an_
         cell_files([tmp_path / "a", tmp_path / "b"])
     with pytest.raises(PipelineError, match="folder of cells not found"):
         cell_files([tmp_path / "c"])
+
+
+def publish(folder, grid_path, tiles_dir, cells_dir):
+    """What the site stage publishes and a later build's tiles stage reads: layout.csv, tiles/, thumbs/."""
+    import shutil
+
+    folder.mkdir()
+    shutil.copytree(tiles_dir, folder / "tiles", copy_function=os.link)
+    shutil.copytree(cells_dir, folder / "thumbs", copy_function=os.link)
+    shutil.copy2(grid_path, folder / "layout.csv")
+    return folder
+
+
+def noisy_cells(folder, keys, size=32):
+    folder.mkdir(exist_ok=True)
+    for key in keys:
+        pixels = np.random.default_rng(abs(hash(key)) % 2**32).integers(0, 255, (size, size, 3), dtype=np.uint8)
+        Image.fromarray(pixels).save(folder / f"{key}.jpg", quality=95)
+
+
+def write_grid(path, ids, cells, cols, rows):
+    with open(path, "w") as handle:
+        handle.write(f"# grid {cols}x{rows}\n")
+        pd.DataFrame({"id": ids, "col": [c for c, _ in cells], "row": [r for _, r in cells]}).to_csv(handle, index=False)
+    return read_grid(path)
+
+
+def test_an_update_reuses_the_tiles_of_unchanged_cells_untouched_and_renders_the_rest_as_a_fresh_build(tmp_path):
+    settings = {"cell_size": 32, "tile": 32, "overlap": 1, "iiif_base": "http://example.org/iiif", "jobs": 1}
+    ids = [f"i{k}" for k in range(60)]
+    cells = [(k % 9, k // 9) for k in range(60)]
+    noisy_cells(tmp_path / "cells", ids)
+    grid0, cols, rows = write_grid(tmp_path / "grid0.csv", ids, cells, 9, 8)
+    tiles.write_pyramid(grid0, cols, rows, tmp_path / "cells", tmp_path / "tiles0", progress=False, **settings)
+    site = publish(tmp_path / "site", tmp_path / "grid0.csv", tmp_path / "tiles0", tmp_path / "cells")
+    before = {path: path.stat().st_mtime_ns for path in (site / "tiles").rglob("*.jpg")}
+    # Three added pictures, one removed, one picture's cell changed; the grid grows by a column.
+    noisy_cells(tmp_path / "cells", ["n1", "n2", "n3"])
+    (tmp_path / "cells" / "i0.jpg").unlink()
+    (tmp_path / "cells" / "i5.jpg").unlink()  # a new file under the same id (the mosaic never writes in place)
+    Image.new("RGB", (32, 32), (200, 10, 10)).save(tmp_path / "cells" / "i5.jpg")
+    ids1, cells1 = ids[1:] + ["n1", "n2", "n3"], cells[1:] + [(6, 6), (9, 0), (9, 7)]
+    grid1, cols1, rows1 = write_grid(tmp_path / "grid1.csv", ids1, cells1, 10, 8)
+    geometry = tiles.update_pyramid(grid1, cols1, rows1, tmp_path / "cells", tmp_path / "tiles1", site, **settings)
+    changed = geometry["changed"]
+    assert changed["cells"] == 3 + 8  # (0,0) emptied, (5,0) redrawn, (6,6) filled, and the new column
+    assert 0 < changed["deepestLevel"]["changed"] < changed["deepestLevel"]["tiles"]
+    tiles.write_pyramid(grid1, cols1, rows1, tmp_path / "cells", tmp_path / "fresh", progress=False, **settings)
+    check_pyramid(tmp_path / "tiles1" / "mosaic.dzi")
+    made = sorted(p.relative_to(tmp_path / "tiles1") for p in (tmp_path / "tiles1").rglob("*") if p.is_file())
+    assert made == sorted(p.relative_to(tmp_path / "fresh") for p in (tmp_path / "fresh").rglob("*") if p.is_file())
+    top = max(int(p.name) for p in (tmp_path / "fresh" / "mosaic_files").iterdir())
+    reused = 0
+    for path in made:
+        new, fresh = tmp_path / "tiles1" / path, tmp_path / "fresh" / path
+        if path.suffix != ".jpg":
+            continue
+        old = site / "tiles" / path
+        if old in before and os.path.samefile(old, new):  # reused: the very file, its time unchanged
+            assert new.stat().st_mtime_ns == before[old]
+            reused += 1
+        full_size_iiif = path.parts[0] == "iiif" and path.parts[1].count(",") == 3 and \
+            path.parts[1].split(",")[2] == path.parts[2].split(",")[0]
+        if path.parts[:2] == ("mosaic_files", str(top)) or full_size_iiif:
+            assert new.read_bytes() == fresh.read_bytes(), path  # the deepest level: exactly a fresh build's
+        else:
+            a, b = (np.asarray(Image.open(p).convert("RGB"), float) for p in (new, fresh))
+            assert 10 * np.log10(255 ** 2 / max(((a - b) ** 2).mean(), 1e-9)) > 25, path
+    assert reused >= changed["tilesReused"] > 0
+    # Other settings: nothing is reused.
+    assert tiles.update_pyramid(grid1, cols1, rows1, tmp_path / "cells", tmp_path / "other", site,
+                                **{**settings, "overlap": 0}) is None
+
+
+def test_the_cell_cache_makes_each_cell_once_and_sees_a_picture_change(tmp_path):
+    source = tmp_path / "in"
+    source.mkdir()
+    Image.new("RGB", (60, 40), (250, 0, 0)).save(source / "a.jpg")
+    Image.new("RGB", (60, 40), (0, 250, 0)).save(source / "b.jpg")
+    images = {p.stem: str(p) for p in source.iterdir()}
+    cache = mosaic.CellCache(tmp_path / "cache", {"size": 32})
+    for name in ("first", "second"):
+        (tmp_path / name).mkdir()
+    assert mosaic.make_cells(images, tmp_path / "first", 32, cache=cache, progress=False) == ([], 0)
+    assert mosaic.make_cells(images, tmp_path / "second", 32, cache=cache, progress=False) == ([], 2)
+    assert os.path.samefile(tmp_path / "first" / "a.jpg", tmp_path / "second" / "a.jpg")
+    Image.new("RGB", (60, 40), (0, 0, 250)).save(source / "a.jpg")  # edited in place
+    os.utime(source / "a.jpg", ns=(1, 1))
+    (tmp_path / "third").mkdir()
+    assert mosaic.make_cells(images, tmp_path / "third", 32, cache=cache, progress=False) == ([], 1)
+    with Image.open(tmp_path / "third" / "a.jpg") as cell:
+        assert cell.getpixel((16, 16))[2] > 200

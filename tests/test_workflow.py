@@ -384,3 +384,69 @@ def test_a_build_killed_in_any_rule_completes_on_the_next_run_with_every_image(t
     assert len(list((out / "site" / "thumbs").glob("*.jpg"))) == 11
     assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "kill.yaml"), "-n").stdout
     assert not [path.name for path in out.rglob("*") if ".tmp." in path.name]
+
+
+def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_available):
+    """Fresh first (with spare cells), then pictures added and one removed in stable mode: every kept picture
+    keeps its cell in the grid and in the published site (so its deep link opens the same cell), the removed
+    one's cell is free, no embedding is computed, only the new cells are made and the tiles of unchanged cells
+    are the published files themselves; a rerun does nothing; a fresh rebuild is one setting away."""
+    from conftest import draw_picture
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for seed in range(30):
+        draw_picture(seed).save(folder / f"p{seed:02d}.jpg")
+    pd.DataFrame({"id": [f"p{i:02d}" for i in range(40)], "title": "a photo"}).to_csv(tmp_path / "items.csv",
+                                                                                        index=False)
+    config = {"collection": {"name": "grows"}, "images": "photos/*.jpg",
+              "metadata": {"items": "items.csv", "columns": {"date": None, "url": None, "imageUrl": None}},
+              "features": {"pca": 8, "cache": "cache/features"}, "embedding": {"iterations": 250},
+              "layout": {"mode": "stable", "spare": 0.1}}
+    (tmp_path / "grows.yaml").write_text(yaml.safe_dump(config))
+    refused = snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"), "-n", check=False)
+    assert refused.returncode != 0 and "no layout to keep" in refused.stdout + refused.stderr
+    config["layout"]["mode"] = "fresh"
+    (tmp_path / "fresh.yaml").write_text(yaml.safe_dump(config))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "fresh.yaml"))
+    out = tmp_path / "results" / "grows"
+    first, cols, rows = read_grid(out / "grid.csv")
+    assert cols * rows >= 33 and (out / "site" / "layout.csv").read_bytes() == (out / "grid.csv").read_bytes()
+    site_before = read_site_data(out / "site")
+    cell_before = dict(zip(site_before["id"], site_before["cell"], strict=True))
+    deepest = max((out / "site" / "tiles" / "mosaic_files").iterdir(), key=lambda p: int(p.name))
+    tiles_before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in deepest.iterdir()}
+
+    for seed in (30, 31, 32):
+        draw_picture(seed).save(folder / f"p{seed:02d}.jpg")
+    (folder / "p05.jpg").unlink()
+    plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"), "-n").stdout)
+    assert "embedding" not in plan and plan["grid"] == 1 and plan["tiles"] == 1
+    snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"))
+    second, cols2, rows2 = read_grid(out / "grid.csv")
+    kept = first[first["id"] != "p05"].set_index("id")
+    now = second.set_index("id")
+    assert (cols2, rows2) == (cols, rows) and sorted(now.index) == sorted([*kept.index, "p30", "p31", "p32"])
+    pd.testing.assert_frame_equal(now.loc[kept.index, ["col", "row"]], kept[["col", "row"]])
+    assert set(now.loc[["p30", "p31", "p32"], "placed"]) == {1} and set(now.loc[kept.index, "placed"]) == {0}
+    removed_cell = tuple(first.set_index("id").loc["p05", ["col", "row"]])
+    holder = second[(second["col"] == removed_cell[0]) & (second["row"] == removed_cell[1])]["id"].tolist()
+    assert holder in ([], ["p30"], ["p31"], ["p32"])  # freed: empty, or taken by an added picture
+    site_after = read_site_data(out / "site")
+    cell_after = dict(zip(site_after["id"], site_after["cell"], strict=True))
+    assert all(cell_after[key] == cell_before[key] for key in kept.index)
+    assert "p05" not in cell_after
+    assert "3 added, 1 removed" in (out / "logs" / "grid.log").read_text()
+    assert re.search(r"\b29 of them from the cache", (out / "logs" / "mosaic-0.log").read_text())
+    log = (out / "logs" / "tiles.log").read_text()
+    changed = 3 + (holder == [])  # the added pictures' cells, and the removed one's unless one took it
+    assert re.search(rf"\b{changed} cells changed since .*site: \d+ tiles rendered, \d+ kept as they were", log), log
+    tiles_after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in deepest.iterdir()}
+    untouched = [name for name in tiles_after if tiles_after[name] == tiles_before.get(name)]
+    assert 0 < len(untouched) < len(tiles_after)
+    quality = json.loads((out / "layout_quality.json").read_text())
+    assert quality["additions"]["latest"]["images"] == 3 and quality["knn10_preservation"]["embedding"] is None
+    assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"), "-n").stdout
+    # A fresh rebuild: one setting.
+    plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "fresh.yaml"), "-n").stdout)
+    assert plan["embedding"] == 1 and plan["grid"] == 1
