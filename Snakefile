@@ -6,7 +6,8 @@
 #   extract          images -> CNN, in N shards           features/raw-<i>-of-<N>.npz
 #   features         shards joined -> PCA                 features.npz, rejected.csv
 #   embedding        features -> 2-D (t-SNE or UMAP)      embedding.csv         (id,x,y)
-#   grid             one cell per image                   grid.csv              (id,col,row)
+#   grid             one cell per image (fresh, or keeping grid.csv              (id,col,row,placed)
+#                    the published layout: layout.mode)
 #   mosaic           each image fitted to a cell, in M    cells/shard-<i>-of-<M>/<id>.jpg
 #                    shards
 #   tiles            the shards' cells gathered on the    tiles/ (Deep Zoom, IIIF level 0, preview.jpg),
@@ -15,7 +16,8 @@
 #   quality          how well the layout keeps neighbours layout_quality.json
 #   neighbours       each image's most similar images     neighbours.json (the viewer's "more like this")
 #   manifest         IIIF Presentation 3 (if tiles.iiif)  iiif-manifest.json
-#   site             viewer + tiles + JSON, static        site/ (swapped in whole when complete), site.json
+#   site             viewer + tiles + JSON, static        site/ (swapped in whole when complete), site.json,
+#                                                         published_layout.csv (what a stable build keeps)
 #
 # Outputs go to results/<collection.name>/ and are keyed by image id (the file name without extension).
 # Each stage is one script in scripts/ that also runs on its own (python scripts/<stage>.py -h).

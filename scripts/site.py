@@ -15,7 +15,9 @@ receipt written after the switch. Then the published layout is also copied besid
 from __future__ import annotations
 
 import argparse
+import filecmp
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -54,6 +56,35 @@ def collection_json(mosaic: dict, name: str, title: str, description: str, about
     }
 
 
+def link_tree(source, target) -> None:
+    """Hard-link every file of the tiles folder into target, leaving out reports (*.csv) and Snakemake's
+    marks. A plain walk: shutil.copytree also copies every folder's times and modes, and the IIIF layout
+    has about seven folders per tile (92,000 at 13,000 images)."""
+    source = os.fspath(source)
+    for folder, folders, files in os.walk(source):
+        folders[:] = [name for name in folders if not name.startswith(".snakemake_")]
+        there = os.path.normpath(os.path.join(os.fspath(target), os.path.relpath(folder, source)))
+        os.mkdir(there)
+        for name in files:
+            if not name.endswith(".csv") and not name.startswith(".snakemake_"):
+                link_or_copy(os.path.join(folder, name), os.path.join(there, name))
+
+
+def folder_summary(folder) -> tuple[int, int]:
+    """(files, bytes) of a folder, each hard-linked file counted once by its bytes (IIIF names of the same tile)."""
+    files, sizes, pending = 0, {}, [os.fspath(folder)]
+    while pending:
+        with os.scandir(pending.pop()) as entries:
+            for entry in entries:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif entry.is_file(follow_symlinks=False):
+                    status = entry.stat(follow_symlinks=False)
+                    files += 1
+                    sizes[(status.st_dev, status.st_ino)] = status.st_size
+    return files, sum(sizes.values())
+
+
 def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collection: dict, manifest=None,
              neighbours: dict | None = None, chunk_size: int = CHUNK_SIZE, layout=None) -> None:
     """Write the complete site into out_dir (a fresh folder); the cells of the mosaic's folders (one per
@@ -64,8 +95,7 @@ def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collecti
     build_viewer(viewer_dir, out_dir)
     if layout:
         link_or_copy(layout, out_dir / "layout.csv")
-    unpublished = shutil.ignore_patterns("*.csv", ".snakemake_*")  # reports, and Snakemake's own marks
-    shutil.copytree(tiles_dir, out_dir / "tiles", copy_function=link_or_copy, ignore=unpublished)
+    link_tree(tiles_dir, out_dir / "tiles")
     link_or_copy(Path(tiles_dir) / "preview.jpg", out_dir / "preview.jpg")
     if manifest:
         (out_dir / "iiif").mkdir()
@@ -78,6 +108,34 @@ def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collecti
                                                          neighbours, chunk_size)}
     (out_dir / "data" / "collection.json").write_text(json.dumps(collection, ensure_ascii=False, indent=1),
                                                       encoding="utf-8")
+
+
+def keep_unchanged(new_site, old_site, skip=("tiles", "thumbs")) -> tuple[int, int]:
+    """Replace each file of the new site that has the same bytes as the published one by a hard link to it,
+    so it keeps its modification time and a sync (rsync, an object store's) uploads only what changed.
+    tiles/ and thumbs/ are left out: they are links to the tiles stage's files and the cell cache already
+    (the tiles of unchanged cells are the published files themselves). Returns (kept, new or changed)."""
+    new_site, old_site = Path(new_site), Path(old_site)
+    kept = changed = 0
+    if not old_site.is_dir():
+        return kept, changed
+    paths = [path for top in new_site.iterdir() if top.name not in skip
+             for path in ([top] if top.is_file() else top.rglob("*"))]
+    for path in paths:
+        relative = path.relative_to(new_site)
+        if not path.is_file():
+            continue
+        old = old_site / relative
+        if old.is_file() and os.path.samefile(old, path):  # a link to the same file already (rename would not replace it)
+            kept += 1
+        elif old.is_file() and old.stat().st_size == path.stat().st_size and filecmp.cmp(old, path, shallow=False):
+            link = path.with_name(f".{path.name}.unchanged")
+            os.link(old, link)
+            os.replace(link, path)
+            kept += 1
+        else:
+            changed += 1
+    return kept, changed
 
 
 def main(argv=None):
@@ -118,9 +176,9 @@ def main(argv=None):
     with atomic_dir(args.output) as temp:
         assemble(temp, args.viewer, args.tiles, args.cells, items, collection, args.manifest, neighbours,
                  args.chunk_size, args.layout)
-        files = [path for path in Path(temp).rglob("*") if path.is_file()]
-        summary = {"site": str(args.output), "items": len(items["id"]),
-                   "files": len(files), "bytes": sum(path.stat().st_size for path in files)}
+        kept, changed = keep_unchanged(temp, args.output)
+        files, size = folder_summary(temp)
+        summary = {"site": str(args.output), "items": len(items["id"]), "files": files, "bytes": size}
     if args.layout and args.published_layout:  # the layout the next stable build keeps: now the site's
         with atomic_path(args.published_layout) as temp:
             link_or_copy(args.layout, temp)
@@ -128,6 +186,9 @@ def main(argv=None):
         with atomic_path(args.receipt) as temp:
             published = datetime.now(UTC).isoformat(timespec="seconds")
             temp.write_text(json.dumps({**summary, "published": published}, indent=1), encoding="utf-8")
+    if kept:
+        print(f"site: {kept} files besides the tiles and thumbnails as they were, {changed} new or changed",
+              file=sys.stderr)
     print(f"site: published {args.output}: {summary['items']} items, {summary['files']} files "
           f"(serve it with `npm start --prefix {args.viewer}`)", file=sys.stderr)
 

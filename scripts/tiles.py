@@ -576,7 +576,9 @@ def update_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, pre
                                                         tile_format),
                                         iiif_tile_paths(old_tiles / "iiif", width, height, scale, x0, y0, w, h,
                                                         tile_format), strict=True):
-                        new.parent.mkdir(parents=True, exist_ok=True)
+                        if new.parent not in sink.folders:
+                            new.parent.mkdir(parents=True, exist_ok=True)
+                            sink.folders.add(new.parent)
                         link_or_copy(old, new)
             reused += int((~touched).sum())
             for row, col in zip(*np.nonzero(touched), strict=True):

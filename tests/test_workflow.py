@@ -416,6 +416,7 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     cell_before = dict(zip(site_before["id"], site_before["cell"], strict=True))
     deepest = max((out / "site" / "tiles" / "mosaic_files").iterdir(), key=lambda p: int(p.name))
     tiles_before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in deepest.iterdir()}
+    page_before = (out / "site" / "index.html").stat()
 
     for seed in (30, 31, 32):
         draw_picture(seed).save(folder / f"p{seed:02d}.jpg")
@@ -444,6 +445,9 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     tiles_after = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in deepest.iterdir()}
     untouched = [name for name in tiles_after if tiles_after[name] == tiles_before.get(name)]
     assert 0 < len(untouched) < len(tiles_after)
+    page_after = (out / "site" / "index.html").stat()  # an unchanged file of the site is the published one
+    assert (page_after.st_ino, page_after.st_mtime_ns) == (page_before.st_ino, page_before.st_mtime_ns)
+    assert re.search(r"site: \d+ files besides the tiles and thumbnails as they were", (out / "logs" / "site.log").read_text())
     quality = json.loads((out / "layout_quality.json").read_text())
     assert quality["additions"]["latest"]["images"] == 3 and quality["knn10_preservation"]["embedding"] is None
     assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"), "-n").stdout
