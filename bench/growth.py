@@ -129,14 +129,14 @@ def sample_part(root: Path) -> None:
     for spare in (0.0, 0.05, 0.10):
         cells, cols, rows, _ = fresh_layout(features[kept], spare)
         previous = pd.DataFrame({"id": [ids[i] for i in kept], "col": cells[:, 0], "row": cells[:, 1]})
-        ways = {
-            "place": lambda: grid.place_additions(ids, features, previous, cols, rows, spare=spare)[0][added],
-            "tsne-transform": lambda: add_by_tsne_transform(features, kept, added, cells, cols, rows),
-            "flas-frozen": lambda: add_by_flas(features, kept, added, cells, cols, rows),
-        }
-        for name, way in ways.items():
+        for name in ("place", "tsne-transform", "flas-frozen"):
             started = time.perf_counter()
-            placed = way()
+            if name == "place":
+                placed = grid.place_additions(ids, features, previous, cols, rows, spare=spare)[0][added]
+            elif name == "tsne-transform":
+                placed = add_by_tsne_transform(features, kept, added, cells, cols, rows)
+            else:
+                placed = add_by_flas(features, kept, added, cells, cols, rows)
             seconds = time.perf_counter() - started
             everything = np.zeros((len(ids), 2), int)
             everything[kept], everything[added] = cells, placed
@@ -144,7 +144,8 @@ def sample_part(root: Path) -> None:
             share = subject_share(everything, sets, 10, added, TIE_JITTER)
             whole = subject_share(everything, sets, 10, None, TIE_JITTER)
             size = f"{everything[:, 0].max() + 1}x{everything[:, 1].max() + 1}"
-            print(f"| spare {spare:.2f} ({cols}x{rows}) | {name} | {seconds:.1f} | {share:.3f} | {share - reference:+.3f} "
+            print(f"| spare {spare:.2f} ({cols}x{rows}) | {name} | {seconds:.1f} | {share:.3f} "
+                  f"| {share - reference:+.3f} "
                   f"| {whole:.3f} | {size} |")
 
 
@@ -190,7 +191,8 @@ def workflow_part(root: Path, count: int, additions: int, spare: float, overlap:
         quality = json.loads((out / "layout_quality.json").read_text())
         share = "share_of_10_grid_neighbours_with_a_shared_subject"
         latest, rest = quality["additions"]["latest"], quality["additions"]["fresh_layout"]
-        print(f"| {number} | {len(after):,} | {seconds:.0f} | {seconds / fresh_seconds:.0%} | {kept:.2%} | {cols}x{rows} "
+        print(f"| {number} | {len(after):,} | {seconds:.0f} | {seconds / fresh_seconds:.0%} | {kept:.2%} "
+              f"| {cols}x{rows} "
               f"| {deepest['changed']:,} of {deepest['tiles']:,} ({deepest['changed'] / deepest['tiles']:.1%}) "
               f"| {changed.get('tilesRendered', 0):,} / {changed.get('tilesReused', 0):,} "
               f"| {latest['knn10_preservation_grid']:.3f} | {latest.get(share, float('nan')):.3f} "

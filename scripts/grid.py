@@ -315,7 +315,8 @@ def place_additions(ids: list[str], features: np.ndarray, previous: pd.DataFrame
     before = {key: (int(col), int(row)) for key, col, row in previous[["id", "col", "row"]].itertuples(index=False)}
     generation = dict(zip(previous["id"], previous["placed"], strict=True)) if "placed" in previous else {}
     row_of = {key: index for index, key in enumerate(ids)}
-    report = {"previous": len(before), "removed": sum(key not in row_of for key in before), "grid_before": f"{cols}x{rows}"}
+    report = {"previous": len(before), "removed": sum(key not in row_of for key in before),
+              "grid_before": f"{cols}x{rows}"}
     if compact:
         small_cols, small_rows = grid_size_with_spare("auto", len(ids), aspect, spare)
         cols, rows = min(cols, small_cols), min(rows, small_rows)
@@ -354,13 +355,14 @@ def place_additions(ids: list[str], features: np.ndarray, previous: pd.DataFrame
         distances = []
         for start in range(0, len(order), PLACE_AT_ONCE):
             batch = order[start:start + PLACE_AT_ONCE]
-            free_rows, free_cols = np.nonzero(occupant[PLACE_RADIUS:rows + PLACE_RADIUS, PLACE_RADIUS:cols + PLACE_RADIUS] < 0)
+            inside = occupant[PLACE_RADIUS:rows + PLACE_RADIUS, PLACE_RADIUS:cols + PLACE_RADIUS]
+            free_rows, free_cols = np.nonzero(inside < 0)
             free = np.column_stack([free_cols, free_rows])
             tree = cKDTree(free)
             reach = min(len(free), max(CANDIDATE_CELLS, len(batch)))
             allowed = [tree.query(targets[batch], k=reach)[1].reshape(len(batch), -1)]
-            allowed.append(tree.query(near_cells[batch].reshape(-1, 2), k=min(len(free), max(1, CANDIDATE_CELLS // 4)))[1]
-                           .reshape(len(batch), -1))
+            beside = tree.query(near_cells[batch].reshape(-1, 2), k=min(len(free), max(1, CANDIDATE_CELLS // 4)))[1]
+            allowed.append(beside.reshape(len(batch), -1))
             allowed = np.concatenate(allowed, axis=1)
             candidates = np.unique(allowed)
             members = added_rows[batch]

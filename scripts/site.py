@@ -126,7 +126,7 @@ def keep_unchanged(new_site, old_site, skip=("tiles", "thumbs")) -> tuple[int, i
         if not path.is_file():
             continue
         old = old_site / relative
-        if old.is_file() and os.path.samefile(old, path):  # a link to the same file already (rename would not replace it)
+        if old.is_file() and os.path.samefile(old, path):  # a link to it already: rename would not replace it
             kept += 1
         elif old.is_file() and old.stat().st_size == path.stat().st_size and filecmp.cmp(old, path, shallow=False):
             link = path.with_name(f".{path.name}.unchanged")

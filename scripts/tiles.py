@@ -440,7 +440,8 @@ def changed_cells(by_cell: dict, cell_paths: dict, cols: int, rows: int, previou
         if col >= cols or row >= rows or changed[row, col]:
             continue
         key, old = by_cell.get((col, row)), previous_by_cell.get((col, row))
-        if key != old or (key is not None and not _same_cell(cell_paths.get(key), previous_cells / f"{key}{CELL_FORMAT}")):
+        if key != old or (key is not None and
+                          not _same_cell(cell_paths.get(key), previous_cells / f"{key}{CELL_FORMAT}")):
             changed[row, col] = True
     return changed
 

@@ -343,7 +343,8 @@ def noisy_cells(folder, keys, size=32):
 def write_grid(path, ids, cells, cols, rows):
     with open(path, "w") as handle:
         handle.write(f"# grid {cols}x{rows}\n")
-        pd.DataFrame({"id": ids, "col": [c for c, _ in cells], "row": [r for _, r in cells]}).to_csv(handle, index=False)
+        table = pd.DataFrame({"id": ids, "col": [c for c, _ in cells], "row": [r for _, r in cells]})
+        table.to_csv(handle, index=False)
     return read_grid(path)
 
 

@@ -447,7 +447,8 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     assert 0 < len(untouched) < len(tiles_after)
     page_after = (out / "site" / "index.html").stat()  # an unchanged file of the site is the published one
     assert (page_after.st_ino, page_after.st_mtime_ns) == (page_before.st_ino, page_before.st_mtime_ns)
-    assert re.search(r"site: \d+ files besides the tiles and thumbnails as they were", (out / "logs" / "site.log").read_text())
+    site_log = (out / "logs" / "site.log").read_text()
+    assert re.search(r"site: \d+ files besides the tiles and thumbnails as they were", site_log)
     quality = json.loads((out / "layout_quality.json").read_text())
     assert quality["additions"]["latest"]["images"] == 3 and quality["knn10_preservation"]["embedding"] is None
     assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"), "-n").stdout
