@@ -76,7 +76,8 @@ def test_planning_the_workflow_imports_no_heavy_library():
 
     snakefile = (ROOT / "Snakefile").read_text()
     imported = set(re.findall(r"^\s*(?:import|from) ([\w.]+)", snakefile, re.MULTILINE))
-    assert imported == {"json", "pathlib", "snakemake.exceptions", "snakemake.utils", "workflow_config", "common"}, \
+    assert imported == {"json", "shlex", "pathlib", "snakemake.exceptions", "snakemake.utils", "workflow_config",
+                        "common"}, \
         imported
     plan = """
 import sys, yaml
