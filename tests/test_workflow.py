@@ -418,6 +418,7 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     deepest = max((out / "site" / "tiles" / "mosaic_files").iterdir(), key=lambda p: int(p.name))
     tiles_before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in deepest.iterdir()}
     page_before = (out / "site" / "index.html").stat()
+    shutil.copy(out / "site" / "layout.csv", tmp_path / "pinned.csv")  # a published layout, saved to pin it
 
     for seed in (30, 31, 32):
         draw_picture(seed).save(folder / f"p{seed:02d}.jpg")
@@ -453,6 +454,12 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     quality = json.loads((out / "layout_quality.json").read_text())
     assert quality["additions"]["latest"]["images"] == 3 and quality["knn10_preservation"]["embedding"] is None
     assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"), "-n").stdout
+    # The pinned first layout, given as layout.previous, gives the same stable layout again.
+    config["layout"] = {"mode": "stable", "spare": 0.1, "previous": "pinned.csv"}
+    (tmp_path / "pinned.yaml").write_text(yaml.safe_dump(config))
+    snakemake(tmp_path, "--configfile", str(tmp_path / "pinned.yaml"), "--forcerun", "grid")
+    again, *_ = read_grid(out / "grid.csv")
+    pd.testing.assert_frame_equal(again, second)
     # A fresh rebuild: one setting.
     plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "fresh.yaml"), "-n").stdout)
     assert plan["embedding"] == 1 and plan["grid"] == 1
