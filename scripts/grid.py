@@ -313,6 +313,9 @@ def place_additions(ids: list[str], features: np.ndarray, previous: pd.DataFrame
     from neighbours import nearest_among
 
     before = {key: (int(col), int(row)) for key, col, row in previous[["id", "col", "row"]].itertuples(index=False)}
+    if len(set(before.values())) != len(previous) or min((min(cell) for cell in before.values()), default=0) < 0:
+        raise PipelineError("the previous layout is not one: it puts two pictures in one cell, names one twice, "
+                            "or has a negative cell")
     generation = dict(zip(previous["id"], previous["placed"], strict=True)) if "placed" in previous else {}
     row_of = {key: index for index, key in enumerate(ids)}
     report = {"previous": len(before), "removed": sum(key not in row_of for key in before),

@@ -310,5 +310,8 @@ def test_grid_cli_stable_mode_keeps_a_previous_layout_file(tmp_path):
     assert (new_cols, new_rows) == (cols, rows) and list(table.columns) == ["id", "col", "row", "placed"]
     kept = table.set_index("id").loc[previous["id"]]
     np.testing.assert_array_equal(kept[["col", "row"]].to_numpy(), previous[["col", "row"]].to_numpy())
+    clash = pd.concat([previous, previous.iloc[:1].assign(id="other")])
+    with pytest.raises(PipelineError, match="two pictures in one cell"):
+        grid.place_additions(ids, features, clash, cols, rows)
     with pytest.raises(PipelineError, match="need grid method lap"):
         grid.main(["--in", str(tmp_path / "f.npz"), "--method", "flas", "--spare", "0.1", "--out", str(tmp_path / "x")])
