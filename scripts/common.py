@@ -10,6 +10,7 @@ import collections
 import contextlib
 import ctypes
 import glob
+import hashlib
 import json
 import math
 import os
@@ -254,6 +255,16 @@ def replace_folder(new: Path, final: Path) -> None:
         os.replace(final, old)
         os.replace(new, final)
         shutil.rmtree(old)
+
+
+def settings_folder(root: str | os.PathLike, settings: dict) -> Path:
+    """A cache's folder for one set of settings: named by their hash (changing any starts a fresh folder
+    instead of mixing entries), with the settings written beside the entries for whoever looks."""
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(root) / key
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "settings.json").write_text(json.dumps(settings, indent=1, sort_keys=True))
+    return folder
 
 
 def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:

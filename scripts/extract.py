@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import collections
 import hashlib
-import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -25,7 +24,7 @@ import numpy as np
 from tqdm import tqdm
 
 from backbones import build_backbone
-from common import PipelineError, atomic_path, in_order, run_cli
+from common import PipelineError, atomic_path, in_order, run_cli, settings_folder
 from decoding import ImageRejected, decode_rgb
 from images import DEFAULT_FORMATS, READABLE_FORMATS, find_images, parse_shard, read_excluded, read_list, shard_of
 from tables import save_npz
@@ -39,10 +38,7 @@ class VectorCache:
     """
 
     def __init__(self, root: str | os.PathLike, settings: dict):
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        self.folder = Path(root) / key
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "settings.json").write_text(json.dumps(settings, indent=1, sort_keys=True))
+        self.folder = settings_folder(root, settings)
 
     def _path(self, digest: str) -> Path:
         return self.folder / digest[:2] / f"{digest}.npy"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -23,7 +22,17 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from common import CELL_FORMAT, PipelineError, atomic_dir, atomic_path, link_or_copy, parse_colour, parse_tile, run_cli
+from common import (
+    CELL_FORMAT,
+    PipelineError,
+    atomic_dir,
+    atomic_path,
+    link_or_copy,
+    parse_colour,
+    parse_tile,
+    run_cli,
+    settings_folder,
+)
 from images import ImageFile, find_images, parse_shard, read_all, shard_of
 from tables import read_grid
 
@@ -54,10 +63,7 @@ class CellCache:
     hash of the cell settings (size, fit, background), so that changing a setting starts a fresh folder."""
 
     def __init__(self, root: str | os.PathLike, settings: dict):
-        key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
-        self.folder = Path(root) / key
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "settings.json").write_text(json.dumps(settings, indent=1, sort_keys=True))
+        self.folder = settings_folder(root, settings)
 
     def path(self, image: ImageFile) -> Path:
         name = f"{os.path.abspath(image.path)}\0{image.size}\0{image.mtime_ns}"
