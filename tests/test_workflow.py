@@ -460,6 +460,21 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     snakemake(tmp_path, "--configfile", str(tmp_path / "pinned.yaml"), "--forcerun", "grid")
     again, *_ = read_grid(out / "grid.csv")
     pd.testing.assert_frame_equal(again, second)
+    # Another addition, and the tiles job killed (SIGKILL) while it reuses the published tiles: the
+    # published site stays whole and readable by others; the next run completes, keeping every cell.
+    def published():
+        return {path: (path.read_bytes(), path.stat().st_mode & 0o777) for path in (out / "site").rglob("*")
+                if path.is_file()}
+
+    before = published()
+    draw_picture(33).save(folder / "p33.jpg")
+    killed = kill_first(tmp_path, {"tiles"}, "--configfile", str(tmp_path / "grows.yaml"))
+    assert killed == "tiles" and published() == before
+    assert all(mode & 0o004 for _, mode in before.values())
+    snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"))
+    third = read_grid(out / "grid.csv")[0].set_index("id")
+    pd.testing.assert_frame_equal(third.loc[second["id"], ["col", "row"]], second.set_index("id")[["col", "row"]])
+    assert "p33" in read_site_data(out / "site")["id"]
     # A fresh rebuild: one setting.
     plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "fresh.yaml"), "-n").stdout)
     assert plan["embedding"] == 1 and plan["grid"] == 1
