@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import filecmp
+import hashlib
 import json
 import os
 import shutil
@@ -185,7 +186,10 @@ def main(argv=None):
     if args.receipt:
         with atomic_path(args.receipt) as temp:
             published = datetime.now(UTC).isoformat(timespec="seconds")
-            temp.write_text(json.dumps({**summary, "published": published}, indent=1), encoding="utf-8")
+            # The layout's digest names the published version: a saved layout.csv with it can be pinned.
+            layout = hashlib.sha256(Path(args.layout).read_bytes()).hexdigest() if args.layout else None
+            temp.write_text(json.dumps({**summary, "published": published, "layoutSha256": layout}, indent=1),
+                            encoding="utf-8")
     if kept:
         print(f"site: {kept} files besides the tiles and thumbnails as they were, {changed} new or changed",
               file=sys.stderr)

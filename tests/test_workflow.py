@@ -1,4 +1,5 @@
 """The whole Snakefile on a tiny collection (the demo generator at 3 variants per photograph: 42 images)."""
+import hashlib
 import json
 import os
 import re
@@ -419,6 +420,8 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     tiles_before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in deepest.iterdir()}
     page_before = (out / "site" / "index.html").stat()
     shutil.copy(out / "site" / "layout.csv", tmp_path / "pinned.csv")  # a published layout, saved to pin it
+    digest = hashlib.sha256((tmp_path / "pinned.csv").read_bytes()).hexdigest()
+    assert json.loads((out / "site.json").read_text())["layoutSha256"] == digest  # which version is published
 
     for seed in (30, 31, 32):
         draw_picture(seed).save(folder / f"p{seed:02d}.jpg")
