@@ -287,12 +287,13 @@ rule embedding:
         angle=EMBEDDING["angle"],
         rate=EMBEDDING["learning_rate"],
         iterations=EMBEDDING["iterations"],
+        sample=EMBEDDING["sample"],
         seed=EMBEDDING["random_state"],
     shell:
         "python {params.script} --in {input} --out {output} --method {params.method}"
         " --perplexity {params.perplexity} --angle {params.angle} --neighbours {params.neighbours}"
         " --min-dist {params.min_dist} --learning-rate {params.rate} --iterations {params.iterations}"
-        " --seed {params.seed} --jobs {threads} 2>&1 | tee {log}"
+        " --sample {params.sample} --seed {params.seed} --jobs {threads} 2>&1 | tee {log}"
 
 
 GRID = config["grid"]

@@ -35,6 +35,7 @@ SWAP_RADIUS = 4  # cells: how far a grid neighbourhood reaches in swap_refine
 SWAP_SWEEPS = 25  # at most; "auto" runs fewer from FEWER_SWEEPS_FROM images (sweeps_for)
 FEWER_SWEEPS_FROM = 200_000  # images
 MIN_SWEEPS = 5
+SETTLED_SHARE = 0.001  # swap sweeps stop once one swaps fewer than this share of the images (0.1%)
 
 
 def sweeps_for(count: int, sweeps="auto") -> int:
@@ -150,8 +151,9 @@ def swap_refine(features: np.ndarray, cells: np.ndarray, cols: int, rows: int, r
     `radius` cells apart, of their squared feature distance divided by their squared grid distance.
     Each sweep tries every offset of SWAP_OFFSETS on a lattice of disjoint pairs of cells, computes
     every pair's change of that sum at once, and applies the improving swaps best first, skipping any
-    within `radius` of one already applied (their changes would interact). Deterministic; empty cells
-    stay where they are. Returns the new (N, 2) cells.
+    within `radius` of one already applied (their changes would interact). The sweeps stop when one swaps
+    fewer than SETTLED_SHARE of the images. Deterministic; empty cells stay where they are. Returns the new
+    (N, 2) cells.
     """
     features = np.asarray(features, dtype=np.float32)
     occupant = np.full((rows, cols), -1)
@@ -205,7 +207,7 @@ def swap_refine(features: np.ndarray, cells: np.ndarray, cols: int, rows: int, r
                     swapped += len(chosen)
         bar.update()
         bar.set_postfix(swapped=swapped, refresh=False)
-        if not swapped:
+        if swapped < max(1, SETTLED_SHARE * len(cells)):  # the last sweeps of 100,000 swapped a few dozen, 9 s each
             break
     bar.close()
     out = np.zeros_like(cells)

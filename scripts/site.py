@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -57,18 +58,43 @@ def collection_json(mosaic: dict, name: str, title: str, description: str, about
     }
 
 
-def link_tree(source, target) -> None:
+LINK_THREADS = 8  # folders made at once by link_tree
+WHOLE_FROM_DEPTH = 2  # link_tree: a folder this deep is copied with all it holds by one task
+
+
+def link_tree(source, target, threads: int = LINK_THREADS) -> None:
     """Hard-link every file of the tiles folder into target, leaving out reports (*.csv) and Snakemake's
-    marks. A plain walk: shutil.copytree also copies every folder's times and modes, and the IIIF layout
-    has about seven folders per tile (92,000 at 13,000 images)."""
-    source = os.fspath(source)
-    for folder, folders, files in os.walk(source):
-        folders[:] = [name for name in folders if not name.startswith(".snakemake_")]
-        there = os.path.normpath(os.path.join(os.fspath(target), os.path.relpath(folder, source)))
+    marks. The IIIF layout has about seven folders per tile (670,000 at 100,000 images), and a folder costs
+    the file system about 170 microseconds here whatever the CPU does, so several threads make them at once
+    (four made them 2.4 times as fast): the top two levels one by one, then each folder two levels down (an
+    IIIF region, a Deep Zoom level) with all it holds as one task."""
+    source, target = os.fspath(source), os.fspath(target)
+
+    def copy(relative: str, whole: bool) -> list[str]:
+        """Make one folder and link its files; copy its subfolders too when `whole`, else return them."""
+        there = os.path.join(target, relative)
         os.mkdir(there)
-        for name in files:
-            if not name.endswith(".csv") and not name.startswith(".snakemake_"):
-                link_or_copy(os.path.join(folder, name), os.path.join(there, name))
+        subfolders = []
+        with os.scandir(os.path.join(source, relative)) as entries:
+            for entry in entries:
+                if entry.name.startswith(".snakemake_"):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    subfolders.append(os.path.join(relative, entry.name))
+                elif not entry.name.endswith(".csv"):
+                    link_or_copy(entry.path, os.path.join(there, entry.name))
+        if not whole:
+            return subfolders
+        for folder in subfolders:
+            copy(folder, True)
+        return []
+
+    level = [""]
+    for _ in range(WHOLE_FROM_DEPTH):
+        level = [folder for parent in level for folder in copy(parent, False)]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for _ in pool.map(lambda folder: copy(folder, True), level):
+            pass
 
 
 def folder_summary(folder) -> tuple[int, int]:

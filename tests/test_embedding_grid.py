@@ -32,6 +32,41 @@ def test_tsne_refuses_too_few_points():
         embedding.embed(np.zeros((3, 5)))
 
 
+def test_tsne_of_a_sample_places_the_other_points_among_their_nearest_embedded_ones():
+    rng = np.random.default_rng(4)
+    centres = rng.normal(0, 12, (4, 16))
+    labels = rng.integers(0, 4, 400)
+    data = centres[labels] + rng.normal(0, 1, (400, 16))
+    points = embedding.embed(data, perplexity=10, n_iter=250, jobs=2, random_state=3, sample=80)
+    assert points.shape == (400, 2) and np.isfinite(points).all()
+    np.testing.assert_array_equal(points, embedding.embed(data, perplexity=10, n_iter=250, jobs=2, random_state=3,
+                                                          sample=80))
+    chosen = np.sort(np.random.default_rng(3).choice(400, 80, replace=False))
+    alone = embedding.embed(data[chosen], perplexity=10, n_iter=250, jobs=2, random_state=3)
+    np.testing.assert_array_equal(points[chosen], alone)  # the sample is embedded as on its own
+    # Each placed point lies with its own cluster's embedded points: nearer their centre than any other's.
+    placed = np.setdiff1d(np.arange(400), chosen)
+    centres_2d = np.array([points[chosen][labels[chosen] == c].mean(axis=0) for c in range(4)])
+    nearest_centre = np.linalg.norm(points[placed, None] - centres_2d[None], axis=2).argmin(axis=1)
+    assert (nearest_centre == labels[placed]).mean() > 0.97
+    with pytest.raises(PipelineError, match="at least 11"):
+        embedding.embed(data, sample=10)
+
+
+def test_the_tsne_sample_picks_itself_by_size_and_obeys_a_number():
+    assert embedding.sample_size_for(13_000) == 13_000
+    assert embedding.sample_size_for(embedding.SAMPLE_FROM - 1) == embedding.SAMPLE_FROM - 1
+    assert embedding.sample_size_for(embedding.SAMPLE_FROM) == embedding.SAMPLE_MIN
+    assert embedding.sample_size_for(400_000) == 40_000
+    assert embedding.sample_size_for(1_000_000) == embedding.SAMPLE_MAX == embedding.sample_size_for(5_000_000)
+    assert embedding.sample_size_for(1_000_000, "all") == 1_000_000
+    assert embedding.sample_size_for(1_000, 5_000) == 1_000
+    assert embedding.sample_size_for(100_000, 30_000) == 30_000
+    for wrong in ("10", "-5", "some", "1e5"):
+        with pytest.raises(SystemExit):
+            embedding.main(["--in", "x.npz", "--out", "y.csv", "--sample", wrong])
+
+
 def is_one_to_one(cells, cols, rows):
     return (len({tuple(c) for c in cells}) == len(cells) and cells[:, 0].min() >= 0 and cells[:, 1].min() >= 0
             and cells[:, 0].max() < cols and cells[:, 1].max() < rows)

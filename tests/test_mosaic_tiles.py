@@ -45,6 +45,24 @@ def test_cells_are_square_rgb_for_any_input_and_broken_files_get_a_placeholder(t
         assert cell.getpixel((16, 1))[0] < 30 and cell.getpixel((16, 16))[0] > 200
 
 
+def test_worker_processes_make_the_same_cells_and_report_the_same_failures(tmp_path, monkeypatch):
+    source = tmp_path / "in"
+    source.mkdir()
+    images = awkward_images(source)
+    cache = mosaic.CellCache(tmp_path / "cache", {"size": 32})
+    inline, parallel = tmp_path / "inline", tmp_path / "parallel"
+    inline.mkdir(), parallel.mkdir()
+    expected = mosaic.make_cells(images, inline, 32, threads=1, progress=False)
+    monkeypatch.setattr(mosaic, "CHUNK", 2)  # several tasks for two spawned workers
+    assert mosaic.make_cells(images, parallel, 32, threads=2, cache=cache, progress=False) == expected
+    (tmp_path / "again").mkdir()
+    assert mosaic.make_cells(images, tmp_path / "again", 32, threads=2, cache=cache, progress=False) == \
+        (expected[0], len(images) - 1)  # all but the placeholder from the cache, counted across the workers
+    assert sorted(os.listdir(inline)) == sorted(os.listdir(parallel))
+    for name in os.listdir(inline):
+        assert (inline / name).read_bytes() == (parallel / name).read_bytes(), name
+
+
 def make_grid_file(path, ids, cols, rows, seed=0):
     cells = np.random.default_rng(seed).permutation(cols * rows)[: len(ids)]
     with open(path, "w") as handle:

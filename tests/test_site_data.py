@@ -99,3 +99,41 @@ def test_an_empty_collection_writes_empty_columns(tmp_path):
     entry, site = write(tmp_path, items_of(0))
     assert entry["chunks"] == 0 and entry["idBuckets"] == 1
     assert read_site_data(site)["subjects"] == []
+
+
+def test_the_site_links_a_deep_tiles_tree_whole_with_many_threads(tmp_path):
+    """site.link_tree: every file hard-linked at its place however deep, folders without files kept, reports
+    (*.csv) and Snakemake's marks left out; the same with one thread as with many."""
+    import importlib.util
+    import os
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("site_stage", Path(__file__).parent.parent / "scripts" / "site.py")
+    site_stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_stage)
+    source = tmp_path / "tiles"
+    for region in range(60):  # the IIIF layout: region/size/rotation/quality
+        for size in ("128,", "128,128"):
+            folder = source / "iiif" / f"{region * 128},0,128,128" / size / "0"
+            folder.mkdir(parents=True)
+            (folder / "default.jpg").write_bytes(f"{region}".encode())
+    (source / "mosaic_files" / "0").mkdir(parents=True)
+    (source / "mosaic_files" / "0" / "0_0.jpg").write_bytes(b"tile")
+    (source / "mosaic.dzi").write_text("<Image/>")
+    (source / "tiles_report.csv").write_text("id\n")
+    (source / ".snakemake_timestamp").write_text("")
+    (source / "iiif" / "empty" / "deeper").mkdir(parents=True)
+    (source / "iiif" / "0,0,128,128" / "report.csv").write_text("x\n")
+
+    def tree(root):
+        return sorted(str(path.relative_to(root)) + ("/" if path.is_dir() else "") for path in root.rglob("*"))
+
+    wanted = [name for name in tree(source) if not name.endswith(".csv") and ".snakemake_" not in name]
+    for threads in (1, 8):
+        target = tmp_path / f"site{threads}" / "tiles"
+        target.parent.mkdir()
+        site_stage.link_tree(source, target, threads=threads)
+        assert tree(target) == wanted
+        for name in wanted:
+            if not name.endswith("/"):
+                assert os.path.samefile(source / name, target / name), name

@@ -5,7 +5,7 @@
  * Titles, links and neighbours come from data.js's chunks when an item is hovered, opened or listed.
  */
 import { displayDate, findId, loadCollection, loadColumns, loadNeighbours, loadRecord, loadRecords, record } from './data.js';
-import { intersectMatches, matchingPositions } from './filter.js';
+import { intersectMatches, matchingPositions, warmUp } from './filter.js';
 import { decodeHash, encodeHash, resolveHash } from './hash.js';
 import { describeCell, itemAt } from './keyboard.js';
 import { selectionCsv } from './csv.js';
@@ -251,6 +251,9 @@ async function start() {
       },
     });
     recompute();
+    // The filter loops are compiled while the page is idle, before the visitor's first click (warmUp).
+    const whenIdle = window.requestIdleCallback ?? ((task) => setTimeout(task, 200));
+    whenIdle(() => warmUp(index, filters.extent), { timeout: 3000 });
 
     byId('reset-all').addEventListener('click', () => {
       const started = performance.now();

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { computeMatches, emptyFilter, intersectMatches, isFilterActive, itemMatches, maskPixels, matchingPositions,
-  subjectsOnly } from '../src/filter.js';
+  subjectsOnly, warmUp } from '../src/filter.js';
 import { makeIndex, makeItems } from './fixtures.mjs';
 
 const index = await makeIndex();
@@ -69,4 +69,13 @@ test('intersectMatches and matchingPositions', () => {
   assert.deepEqual(intersectMatches(null, null, 4).n, 4);
   assert.deepEqual(matchingPositions(a), [0, 1, 3]);
   assert.deepEqual(matchingPositions(a, 2), [0, 1]);
+});
+
+test('the warm-up runs the filter loops without changing the index or any later answer', () => {
+  const before = matching({ subjects: new Set([0, 1]), mode: 'all', years: [1890, 1960] });
+  const columns = [index.year, index.subjectStart, index.subjectIds, index.cellItem].map((c) => [...c]);
+  warmUp(index, [1897, 1960]);
+  warmUp(index, null); // a collection without a known year
+  assert.deepEqual([index.year, index.subjectStart, index.subjectIds, index.cellItem].map((c) => [...c]), columns);
+  assert.deepEqual(matching({ subjects: new Set([0, 1]), mode: 'all', years: [1890, 1960] }), before);
 });
