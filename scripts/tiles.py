@@ -58,6 +58,7 @@ PREVIEW_SIZE = 1024  # longest side of preview.jpg, and of the largest whole ima
 BAND_LEVELS = 2  # deepest levels written band by band in worker processes
 BAND_HEIGHT = 1024  # pixel rows of a band at full resolution (rounded to whole tiles of every band level)
 HALVING_ROWS = 256  # rows halved at a time (even)
+SINK_THREADS = 4  # threads saving tiles in each band's worker: a file and its IIIF folders wait on the disk
 
 
 def whole_image_limit(tile: int) -> int:
@@ -320,7 +321,7 @@ class Bands:
         start, stop = span
         begin, end = max(0, start - self.margin), min(self.height, stop + self.margin)
         strip, failures = self.read_rows(begin, end)
-        sink = TileSink(*self.sink_settings, threads=1)
+        sink = TileSink(*self.sink_settings, threads=SINK_THREADS)
         level = sink.top
         level_width, level_height = self.width, self.height
         for _ in range(self.levels):
