@@ -17,6 +17,59 @@ export function isFilterActive(filter) {
 }
 
 /**
+ * The items of each subject, in item order: items[start[s] .. start[s + 1]) have subject s. Built once per
+ * index (two passes over the subject column), so that a subject filter visits only the selected subjects'
+ * items instead of every item's subjects: at a million items that matching took about 30 ms.
+ */
+function subjectItems(index) {
+  if (index.subjectItemsCache?.ids === index.subjectIds) return index.subjectItemsCache;
+  const { subjectStart, subjectIds, count } = index;
+  const subjects = Math.max(index.subjectNames.length, 1);
+  const start = new Uint32Array(subjects + 1);
+  for (let k = 0; k < subjectIds.length; k++) start[subjectIds[k] + 1]++;
+  for (let s = 0; s < subjects; s++) start[s + 1] += start[s];
+  const next = start.slice(0, subjects);
+  const items = new Uint32Array(subjectIds.length);
+  for (let i = 0; i < count; i++) {
+    for (let k = subjectStart[i]; k < subjectStart[i + 1]; k++) items[next[subjectIds[k]]++] = i;
+  }
+  index.subjectItemsCache = { ids: subjectIds, start, items };
+  return index.subjectItemsCache;
+}
+
+/**
+ * All items' match flags at once (computeMatches): with subjects, from the selected subjects' items
+ * (subjectItems); then the year range over the flagged ones. The same rules as matchRange.
+ */
+function matchAll(index, filter, out) {
+  const { start, items } = subjectItems(index);
+  const selected = [...filter.subjects].filter((s) => s >= 0 && s < start.length - 1);
+  const need = filter.subjects.size;
+  const count = index.count;
+  if (filter.mode === 'all') {
+    if (selected.length < need) return 0; // a subject no item has: nothing has them all
+    const hits = need < 256 ? new Uint8Array(count) : new Uint16Array(count);
+    for (const s of selected) for (let k = start[s]; k < start[s + 1]; k++) hits[items[k]]++;
+    for (let i = 0; i < count; i++) out[i] = hits[i] === need ? 1 : 0;
+  } else {
+    for (const s of selected) for (let k = start[s]; k < start[s + 1]; k++) out[items[k]] = 1;
+  }
+  const years = filter.years;
+  const first = years ? years[0] : 0, last = years ? years[1] : 0;
+  const { year } = index;
+  let n = 0;
+  for (let i = 0; i < count; i++) {
+    if (!out[i]) continue;
+    if (years) {
+      const y = year[i];
+      if (y === NO_YEAR || y < first || y >= last) { out[i] = 0; continue; }
+    }
+    n++;
+  }
+  return n;
+}
+
+/**
  * Sets out[i - from] to 1 for the items in [from, to) that match `filter` (`years`: a half-open range
  * [from, to) of whole years); returns how many. One loop over typed arrays, no call per item: a million
  * items in a few milliseconds.
@@ -54,7 +107,8 @@ export function itemMatches(index, i, filter) {
 /** Match flags for all items (Uint8Array, 1 = match) and how many matched. */
 export function computeMatches(index, filter) {
   const matches = new Uint8Array(index.count);
-  return { matches, n: matchRange(index, filter, 0, index.count, matches) };
+  const n = filter.subjects.size > 0 ? matchAll(index, filter, matches) : matchRange(index, filter, 0, index.count, matches);
+  return { matches, n };
 }
 
 /** Only the subject part of a filter, so the histogram can show what the subjects leave. */

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { computeMatches, emptyFilter, intersectMatches, isFilterActive, itemMatches, maskPixels, matchingPositions,
   subjectsOnly, warmUp } from '../src/filter.js';
 import { makeIndex, makeItems } from './fixtures.mjs';
+import { NO_YEAR } from '../src/data.js';
 
 const index = await makeIndex();
 const matching = (filter) => [...computeMatches(index, filter).matches].flatMap((m, i) => (m ? [i] : []));
@@ -78,4 +79,27 @@ test('the warm-up runs the filter loops without changing the index or any later 
   warmUp(index, null); // a collection without a known year
   assert.deepEqual([index.year, index.subjectStart, index.subjectIds, index.cellItem].map((c) => [...c]), columns);
   assert.deepEqual(matching({ subjects: new Set([0, 1]), mode: 'all', years: [1890, 1960] }), before);
+});
+
+test('matching from the items of each subject agrees with matching item by item, in every mode', () => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const count = 3000, names = 12;
+  const year = new Int16Array(count), subjectStart = new Uint32Array(count + 1), ids = [];
+  for (let i = 0; i < count; i++) {
+    year[i] = random() < 0.1 ? NO_YEAR : 1850 + Math.floor(random() * 100);
+    const mine = [...new Set(Array.from({ length: Math.floor(random() * 4) }, () => Math.floor(random() * names)))];
+    ids.push(...mine);
+    subjectStart[i + 1] = ids.length;
+  }
+  const random_index = { count, year, subjectStart, subjectIds: Uint8Array.from(ids), subjectNames: Array(names).fill('s') };
+  for (let trial = 0; trial < 60; trial++) {
+    const subjects = new Set(Array.from({ length: 1 + Math.floor(random() * 3) }, () => Math.floor(random() * (names + 1))));
+    const from = 1850 + Math.floor(random() * 100);
+    const filter = { subjects, mode: random() < 0.5 ? 'any' : 'all', years: random() < 0.5 ? null : [from, from + 20] };
+    const { matches, n } = computeMatches(random_index, filter);
+    const expected = Array.from({ length: count }, (_, i) => (itemMatches(random_index, i, filter) ? 1 : 0));
+    assert.deepEqual([...matches], expected, JSON.stringify({ ...filter, subjects: [...subjects] }));
+    assert.equal(n, expected.reduce((a, b) => a + b, 0));
+  }
 });
