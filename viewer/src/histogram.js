@@ -28,25 +28,65 @@ export function yearExtent(years) {
   return min === Infinity ? null : [min, max];
 }
 
+const UNBINNED = 255;
+const binnings = new WeakMap(); // years column -> Map(maxBins -> binning): the viewer's columns never change
+
+/**
+ * The bins' width, first year and number for `years`, and, for a typed column (the viewer's), each item's
+ * bin (UNBINNED: no known year) computed once: a filter change then counts a million items without a
+ * division each (16 ms became a few).
+ */
+function binning(years, maxBins) {
+  const typed = ArrayBuffer.isView(years);
+  const known = typed ? binnings.get(years)?.get(maxBins) : null;
+  if (known) return known;
+  const extent = yearExtent(years);
+  let result = { extent: null };
+  if (extent) {
+    const width = binWidth(extent[0], extent[1], maxBins);
+    const start = Math.floor(extent[0] / width) * width;
+    const n = Math.floor(extent[1] / width) - Math.floor(extent[0] / width) + 1;
+    let binOf = null;
+    if (typed && n < UNBINNED) {
+      binOf = new Uint8Array(years.length);
+      for (let i = 0; i < years.length; i++) {
+        const y = years[i];
+        binOf[i] = y === NO_YEAR ? UNBINNED : ((y - start) / width) | 0;
+      }
+    }
+    result = { extent, width, start, n, binOf };
+  }
+  if (typed) {
+    if (!binnings.has(years)) binnings.set(years, new Map());
+    binnings.get(years).set(maxBins, result);
+  }
+  return result;
+}
+
 /**
  * Bins [{x0, x1, count, selected}] aligned to multiples of the width; x1 is exclusive.
  * `include` (optional flags per item) fills `selected` with the count of included items,
  * which the chart draws over the total.
  */
 export function yearBins(years, { maxBins = 24, include = null } = {}) {
-  const extent = yearExtent(years);
+  const { extent, width, start, n, binOf } = binning(years, maxBins);
   if (!extent) return { width: 0, bins: [] };
-  const width = binWidth(extent[0], extent[1], maxBins);
-  const start = Math.floor(extent[0] / width) * width;
-  const n = Math.floor(extent[1] / width) - Math.floor(extent[0] / width) + 1;
   const count = new Float64Array(n), selected = new Float64Array(n); // typed counters: a million items stay quick
-  for (let i = 0; i < years.length; i++) {
-    const y = years[i];
-    if (y === null || y === undefined || y === NO_YEAR) continue;
-    const k = ((y - start) / width) | 0; // y >= start: truncation is floor
-    count[k]++;
-    if (include === null) selected[k]++;
-    else selected[k] += include[i] ? 1 : 0;
+  if (binOf) {
+    for (let i = 0; i < binOf.length; i++) {
+      const k = binOf[i];
+      if (k === UNBINNED) continue;
+      count[k]++;
+      selected[k] += include === null || include[i] ? 1 : 0;
+    }
+  } else {
+    for (let i = 0; i < years.length; i++) {
+      const y = years[i];
+      if (y === null || y === undefined || y === NO_YEAR) continue;
+      const k = ((y - start) / width) | 0; // y >= start: truncation is floor
+      count[k]++;
+      selected[k] += include === null || include[i] ? 1 : 0;
+    }
   }
   const bins = Array.from({ length: n }, (_, k) => ({
     x0: start + k * width, x1: start + (k + 1) * width, count: count[k], selected: selected[k],

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { binWidth, rangeLabel, snapToBins, yearBins, yearExtent } from '../src/histogram.js';
+import { NO_YEAR } from '../src/data.js';
 
 test('bin width is a nice number giving at most maxBins bins', () => {
   assert.equal(binWidth(1850, 1990), 10); // decades for ~a century and a half
@@ -49,4 +50,14 @@ test('snapToBins rounds a brushed interval to bin edges', () => {
 test('rangeLabel shows inclusive years', () => {
   assert.equal(rangeLabel([1890, 1930]), '1890–1929');
   assert.equal(rangeLabel([1905, 1906]), '1905');
+});
+
+test('a typed column (bins computed once per item) counts as a plain list does, with and without a selection', () => {
+  const plain = [1897, 1909, null, 1950, 1951, 1960, 1899, 1900, 1910, null, 1850, 2001];
+  const typed = Int16Array.from(plain, (y) => (y === null ? NO_YEAR : y));
+  const include = Uint8Array.from(plain, (_, i) => i % 3 === 0);
+  for (const options of [{}, { include }, { maxBins: 5, include }, { maxBins: 400 }]) {
+    assert.deepEqual(yearBins(typed, options), yearBins(plain, options));
+    assert.deepEqual(yearBins(typed, options), yearBins(plain, options)); // again, from the kept bins
+  }
 });
