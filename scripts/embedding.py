@@ -127,7 +127,7 @@ def embed(features: np.ndarray, perplexity: float = 30.0, learning_rate="auto", 
     if count < 4:
         raise PipelineError(f"t-SNE needs at least 4 images, got {count}")
     sample = count if sample is None or sample >= count else sample
-    if sample < max(4, PLACE_NEIGHBOURS + 1):
+    if sample < count and sample <= PLACE_NEIGHBOURS:  # the others are placed among this many
         raise PipelineError(f"a t-SNE sample needs at least {PLACE_NEIGHBOURS + 1} images, got {sample}")
     chosen = np.sort(np.random.default_rng(random_state).choice(count, sample, replace=False)) \
         if sample < count else np.arange(count)

@@ -51,6 +51,9 @@ def test_tsne_of_a_sample_places_the_other_points_among_their_nearest_embedded_o
     assert (nearest_centre == labels[placed]).mean() > 0.97
     with pytest.raises(PipelineError, match="at least 11"):
         embedding.embed(data, sample=10)
+    few = data[:9]  # a sample as large as the collection is no sample: any size t-SNE takes works
+    np.testing.assert_array_equal(embedding.embed(few, perplexity=2, n_iter=250, random_state=3, sample=9),
+                                  embedding.embed(few, perplexity=2, n_iter=250, random_state=3))
 
 
 def test_the_tsne_sample_picks_itself_by_size_and_obeys_a_number():
