@@ -199,11 +199,14 @@ def swap_refine(features: np.ndarray, cells: np.ndarray, cols: int, rows: int, r
                     ya, xa, yb, xb, a, b = ya[chosen], xa[chosen], yb[chosen], xb[chosen], a[chosen], b[chosen]
                     occupant[ya, xa], occupant[yb, xb] = b, a
                     moved = features[b] - features[a]  # what cell a gained; cell b gained the opposite
-                    for kx, ky, weight in kernel:  # cells that see a (or b) at offset (kx, ky)
+                    # Cells that see a (or b) at offset (kx, ky). The applied swaps lie more than `radius`
+                    # apart, so within one offset no cell is reached twice and a plain indexed += is exact
+                    # (np.add.at, which allows repeats, took two thirds of a sweep's time).
+                    for kx, ky, weight in kernel:
                         for cy, cx, sign in ((ya, xa, 1.0), (yb, xb, -1.0)):
                             ty, tx = cy - ky, cx - kx
                             ok = (ty >= 0) & (ty < rows) & (tx >= 0) & (tx < cols)
-                            np.add.at(sums, (ty[ok], tx[ok]), sign * weight * moved[ok])
+                            sums[ty[ok], tx[ok]] += sign * weight * moved[ok]
                     swapped += len(chosen)
         bar.update()
         bar.set_postfix(swapped=swapped, refresh=False)
