@@ -13,11 +13,14 @@ import glob
 import hashlib
 import json
 import math
+import multiprocessing
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 CELL_FORMAT = ".jpg"  # file type of the mosaic cells, which the site also serves as thumbnails
@@ -294,3 +297,23 @@ def run_cli(main) -> None:
     except PipelineError as error:
         print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
+
+
+def _die_with_parent(parent: int, initializer, initargs) -> None:
+    """A pool worker's start-up: on Linux the kernel kills the worker when the process that made it dies, even
+    by kill -9 (the out-of-memory killer's), which leaves the pool no chance to stop it; without this the
+    workers of a killed mosaic or tiles job lingered for ever. Then the pool's own initializer."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux: nothing to ask for
+        pass
+    if os.getppid() != parent:  # the parent died before the request
+        os._exit(1)
+    if initializer is not None:
+        initializer(*initargs)
+
+
+def process_pool(workers: int, start_method: str, initializer=None, initargs=()) -> ProcessPoolExecutor:
+    """A process pool (workers started by `start_method`) whose workers die with this process."""
+    return ProcessPoolExecutor(workers, multiprocessing.get_context(start_method), _die_with_parent,
+                               (os.getpid(), initializer, tuple(initargs)))

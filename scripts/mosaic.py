@@ -16,9 +16,7 @@ import argparse
 import hashlib
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
 from functools import partial
-from multiprocessing import get_context
 from pathlib import Path
 
 import pandas as pd
@@ -32,6 +30,7 @@ from common import (
     link_or_copy,
     parse_colour,
     parse_tile,
+    process_pool,
     run_cli,
     settings_folder,
 )
@@ -94,8 +93,7 @@ def make_cells(images: dict[str, ImageFile | str], out_dir: str | Path, size: in
     with tqdm(total=len(items), unit="img", desc="mosaic", disable=not progress, mininterval=1.0,
               file=sys.stderr) as bar:
         # Spawned, not forked: libvips' own threads do not survive a fork.
-        pool = ProcessPoolExecutor(max_workers=min(threads, len(chunks)), mp_context=get_context("spawn")) \
-            if threads > 1 and len(chunks) > 1 else None
+        pool = process_pool(min(threads, len(chunks)), "spawn") if threads > 1 and len(chunks) > 1 else None
         try:
             for chunk, (chunk_failures, chunk_reused) in zip(chunks, (pool.map if pool else map)(task, chunks),
                                                               strict=True):

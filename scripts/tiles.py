@@ -30,7 +30,7 @@ import math
 import multiprocessing
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ from common import (
     link_or_copy,
     parse_colour,
     parse_tile,
+    process_pool,
     run_cli,
 )
 from tables import read_grid
@@ -377,7 +378,7 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, cell
     # any thread of its own (the sink's start with its first tile; tqdm's monitor thread is off) and
     # inherit the plan; elsewhere (Windows) they are spawned and receive it pickled.
     start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    pool = (ProcessPoolExecutor(workers, multiprocessing.get_context(start), _set_bands, (bands,))
+    pool = (process_pool(workers, start, _set_bands, (bands,))
             if workers > 1 else None)
     sink = TileSink(out_dir, width, height, tile, overlap, tile_format, quality, iiif_base is not None, jobs)
     coarser = PyramidLevel(sink.top - bands.levels, math.ceil(width / 2 ** bands.levels),

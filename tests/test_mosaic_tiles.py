@@ -431,3 +431,35 @@ def test_the_cell_cache_makes_each_cell_once_and_sees_a_picture_change(tmp_path)
     assert mosaic.make_cells(images, tmp_path / "third", 32, cache=cache, progress=False) == ([], 1)
     with Image.open(tmp_path / "third" / "a.jpg") as cell:
         assert cell.getpixel((16, 16))[2] > 200
+
+
+def test_pool_workers_die_when_their_job_is_killed(tmp_path):
+    """common.process_pool: a mosaic or tiles job killed with SIGKILL takes its worker processes with it (they
+    used to linger, blocked, for ever)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "job.py"
+    script.write_text(
+        "import os, sys, time\n"
+        f"sys.path.insert(0, {str(os.path.join(os.path.dirname(__file__), '..', 'scripts'))!r})\n"
+        "from common import process_pool\n"
+        "if __name__ == '__main__':\n"
+        "    pool = process_pool(1, 'spawn')\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 600)\n"
+        "    time.sleep(600)\n")
+    job = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(job.stdout.readline())
+    os.kill(job.pid, signal.SIGKILL)
+    job.wait()
+    for _ in range(100):
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail("the pool's worker outlived its killed job")
