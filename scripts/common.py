@@ -20,7 +20,7 @@ import signal
 import socket
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from pathlib import Path
 
 CELL_FORMAT = ".jpg"  # file type of the mosaic cells, which the site also serves as thumbnails
@@ -271,11 +271,36 @@ def settings_folder(root: str | os.PathLike, settings: dict) -> Path:
 
 
 def link_or_copy(source: str | os.PathLike, target: str | os.PathLike) -> None:
-    """A hard link where the file system allows (no extra disk space), else a copy."""
+    """A hard link where the file system allows (no extra disk space), else a copy; never over a file."""
     try:
         os.link(source, target)
+    except FileExistsError:
+        raise
     except OSError:
         shutil.copy2(source, target)
+
+
+FOLDER_THREADS = 16  # folders made at once: a mkdir waits on the disk (about 1.4 ms here alone, 0.09 ms with 8 threads)
+
+
+def link_files(pairs, threads: int = FOLDER_THREADS) -> int:
+    """link_or_copy(source, target) for each pair, making the targets' folders, on `threads` threads: a
+    folder costs the file system a wait, not CPU, and an IIIF tile has three folders of its own, so
+    making them one at a time is most of the time of reusing a pyramid's tiles. Returns the files linked."""
+    by_folder: dict[str, list] = {}
+    for source, target in pairs:
+        by_folder.setdefault(os.path.dirname(os.fspath(target)), []).append((source, target))
+
+    def link_folder(folder: str) -> int:
+        os.makedirs(folder, exist_ok=True)
+        for source, target in by_folder[folder]:
+            link_or_copy(source, target)
+        return len(by_folder[folder])
+
+    if threads <= 1 or len(by_folder) < 2:
+        return sum(map(link_folder, by_folder))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return sum(pool.map(link_folder, by_folder))
 
 
 def in_order(pool, function, items, ahead: int):

@@ -208,7 +208,7 @@ def main(argv=None):
         summary = {"site": str(args.output), "items": len(items["id"]), "files": files, "bytes": size}
     if args.layout and args.published_layout:  # the layout the next stable build keeps: now the site's
         with atomic_path(args.published_layout) as temp:
-            link_or_copy(args.layout, temp)
+            shutil.copyfile(args.layout, temp)
     if args.receipt:
         with atomic_path(args.receipt) as temp:
             published = datetime.now(UTC).isoformat(timespec="seconds")

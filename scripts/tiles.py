@@ -45,6 +45,7 @@ from common import (
     atomic_path,
     cell_files,
     in_order,
+    link_files,
     link_or_copy,
     parse_colour,
     parse_tile,
@@ -569,20 +570,17 @@ def update_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, pre
                 touched[:] = True
             pixels = _LevelPixels(tiles_dir / str(level), level_width, level_height, tile, overlap)
             (tiles_dir / str(level)).mkdir(parents=True, exist_ok=True)
+            links = []
             for row, col in zip(*np.nonzero(~touched), strict=True):
                 name = f"{col}_{row}.{tile_format}"
-                link_or_copy(old_dir / str(old_level) / name, tiles_dir / str(level) / name)
+                links.append((old_dir / str(old_level) / name, tiles_dir / str(level) / name))
                 if iiif_base is not None and sink._iiif_scale(level) is not None:
                     x0, y0 = col * tile, row * tile
                     w, h = min(level_width, x0 + tile) - x0, min(level_height, y0 + tile) - y0
-                    for new, old in zip(iiif_tile_paths(out_dir / "iiif", width, height, scale, x0, y0, w, h,
-                                                        tile_format),
-                                        iiif_tile_paths(old_tiles / "iiif", width, height, scale, x0, y0, w, h,
-                                                        tile_format), strict=True):
-                        if new.parent not in sink.folders:
-                            new.parent.mkdir(parents=True, exist_ok=True)
-                            sink.folders.add(new.parent)
-                        link_or_copy(old, new)
+                    links += zip(iiif_tile_paths(old_tiles / "iiif", width, height, scale, x0, y0, w, h, tile_format),
+                                 iiif_tile_paths(out_dir / "iiif", width, height, scale, x0, y0, w, h, tile_format),
+                                 strict=True)
+            link_files(links)
             reused += int((~touched).sum())
             for row, col in zip(*np.nonzero(touched), strict=True):
                 x0, y0 = max(0, col * tile - overlap), max(0, row * tile - overlap)

@@ -5,6 +5,7 @@ from common import (
     atomic_dir,
     atomic_path,
     auto_grid_size,
+    link_files,
     parse_grid_size,
     parse_tile,
     resolve_grid_size,
@@ -100,3 +101,21 @@ def test_leftovers_of_killed_runs_are_removed_and_the_old_folder_stays_until_the
         (temp / "new").write_text("2")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tiles"] and [p.name for p in target.iterdir()] == ["new"]
     assert remove_leftovers(target) == []
+
+
+@pytest.mark.parametrize("threads", [1, 4])
+def test_link_files_makes_the_folders_and_links_each_file(tmp_path, threads):
+    sources = []
+    for index in range(30):
+        source = tmp_path / "old" / f"{index}.jpg"
+        source.parent.mkdir(exist_ok=True)
+        source.write_bytes(bytes([index]) * 10)
+        sources.append(source)
+    # IIIF-like targets: three folders of their own per file, some files sharing a folder
+    targets = [tmp_path / "new" / f"{index // 2},0,128,128" / "128," / "0" / f"{index % 2}.jpg" for index in range(30)]
+    assert link_files(zip(sources, targets, strict=True), threads=threads) == 30
+    for source, target in zip(sources, targets, strict=True):
+        assert target.read_bytes() == source.read_bytes()
+        assert target.stat().st_ino == source.stat().st_ino  # a link, not a copy
+    with pytest.raises(FileExistsError):  # an existing target is an error, not silently replaced
+        link_files([(sources[0], targets[1])], threads=threads)
