@@ -291,16 +291,19 @@ def link_files(pairs, threads: int = FOLDER_THREADS) -> int:
     for source, target in pairs:
         by_folder.setdefault(os.path.dirname(os.fspath(target)), []).append((source, target))
 
-    def link_folder(folder: str) -> int:
-        os.makedirs(folder, exist_ok=True)
-        for source, target in by_folder[folder]:
-            link_or_copy(source, target)
-        return len(by_folder[folder])
+    def link_folders(folders: list[str]) -> int:
+        for folder in folders:
+            os.makedirs(folder, exist_ok=True)
+            for source, target in by_folder[folder]:
+                link_or_copy(source, target)
+        return sum(len(by_folder[folder]) for folder in folders)
 
-    if threads <= 1 or len(by_folder) < 2:
-        return sum(map(link_folder, by_folder))
+    folders = list(by_folder)
+    if threads <= 1 or len(folders) < 2:
+        return link_folders(folders)
+    step = max(1, min(256, len(folders) // threads))  # a task per few hundred folders, not one each
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        return sum(pool.map(link_folder, by_folder))
+        return sum(pool.map(link_folders, [folders[i:i + step] for i in range(0, len(folders), step)]))
 
 
 def in_order(pool, function, items, ahead: int):
