@@ -247,17 +247,23 @@ def _exchange(first: Path, second: Path) -> bool:
     return renameat2(at_cwd, os.fsencode(first), at_cwd, os.fsencode(second), _RENAME_EXCHANGE) == 0
 
 
-def replace_folder(new: Path, final: Path) -> None:
-    """Put folder `new` in the place of `final`; the old one, if any, is deleted afterwards (new is gone)."""
+def exchange_folders(new: Path, final: Path) -> None:
+    """Put folder `new` in the place of `final` in one step where the system can; the old folder, if any,
+    ends under `new`'s name."""
     if not final.exists():
         os.replace(new, final)
-    elif _exchange(new, final):
-        shutil.rmtree(new)  # now holds the old folder
-    else:
+    elif not _exchange(new, final):
         old = new.with_name(new.name + "old")
         os.replace(final, old)
         os.replace(new, final)
-        shutil.rmtree(old)
+        os.replace(old, new)
+
+
+def replace_folder(new: Path, final: Path) -> None:
+    """Put folder `new` in the place of `final`; the old one, if any, is deleted afterwards (new is gone)."""
+    exchange_folders(new, final)
+    if new.exists():
+        shutil.rmtree(new)
 
 
 def settings_folder(root: str | os.PathLike, settings: dict) -> Path:

@@ -7,7 +7,10 @@ almost no extra disk space. The viewer is bundled from viewer/ by its own build 
 The viewer's data files are written by site_data.py (chunked, so that a million items stay light).
 
 Publishing never takes a good site away: the new site is built beside the old one, which stays in
-place and servable until the new one is complete and takes its name in one step. The folder is not
+place and servable until the new one is complete and takes its name in one step. The site it replaces
+is kept as the standby (``.site.standby`` beside it) and becomes the next build's starting point:
+updating its tens of thousands of tile folders in place costs far less than making them anew and
+deleting the old ones. The folder is not
 a Snakemake output (Snakemake deletes a job's outputs before it runs); the rule's output is a small
 receipt written after the switch. Then the published layout is also copied beside the results
 (``published_layout.csv``): the layout a stable build keeps (see the layout section of config.yaml).
@@ -26,7 +29,17 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import PipelineError, atomic_dir, atomic_path, cell_files, link_or_copy, read_geometry, run_cli
+from common import (
+    FOLDER_MODE,
+    PipelineError,
+    atomic_path,
+    cell_files,
+    exchange_folders,
+    link_or_copy,
+    read_geometry,
+    remove_leftovers,
+    run_cli,
+)
 from site_data import CHUNK_SIZE, write_site_data
 
 
@@ -58,42 +71,76 @@ def collection_json(mosaic: dict, name: str, title: str, description: str, about
     }
 
 
-LINK_THREADS = 8  # folders made at once by link_tree
-WHOLE_FROM_DEPTH = 2  # link_tree: a folder this deep is copied with all it holds by one task
+LINK_THREADS = 8  # folders mirrored at once by mirror_tree
+WHOLE_FROM_DEPTH = 2  # mirror_tree: a folder this deep is mirrored with all it holds by one task
 
 
-def link_tree(source, target, threads: int = LINK_THREADS) -> None:
-    """Hard-link every file of the tiles folder into target, leaving out reports (*.csv) and Snakemake's
-    marks. The IIIF layout has about seven folders per tile (670,000 at 100,000 images), and a folder costs
-    the file system about 170 microseconds here whatever the CPU does, so several threads make them at once
-    (four made them 2.4 times as fast): the top two levels one by one, then each folder two levels down (an
-    IIIF region, a Deep Zoom level) with all it holds as one task."""
+def _remove(entry: os.DirEntry) -> None:
+    if entry.is_dir(follow_symlinks=False):
+        shutil.rmtree(entry.path)
+    else:
+        os.unlink(entry.path)
+
+
+def mirror_tree(source, target, threads: int | None = None) -> None:
+    """Make target hold every file of the tiles folder as a hard link, leaving out reports (*.csv) and
+    Snakemake's marks; a target that exists already (the standby site, see main) is brought up to date:
+    files that are the source's already (same inode) are left alone, others linked anew, the rest removed.
+
+    The IIIF layout has about seven folders per tile (670,000 at 100,000 images), and making or removing
+    a folder costs this VM's file system 80-260 microseconds, so a site updated in place is far cheaper
+    than one made afresh (and the old one deleted). A new tree is made by several threads (LINK_THREADS,
+    unless `threads` says): the top two levels one by one, then each folder two levels down (an IIIF region, a
+    Deep Zoom level) as one task; an existing one is brought up to date by one thread, which was quickest
+    here (13,000 images, nothing changed: 6.5 s with one, 9.3 s with two, 14.6 s with eight)."""
     source, target = os.fspath(source), os.fspath(target)
+    if threads is None:
+        threads = 1 if os.path.isdir(target) else LINK_THREADS
+    os.makedirs(target, exist_ok=True)
+    same_device = os.stat(source).st_dev == os.stat(target).st_dev  # else inodes say nothing: copy anew
 
-    def copy(relative: str, whole: bool) -> list[str]:
-        """Make one folder and link its files; copy its subfolders too when `whole`, else return them."""
+    def mirror(relative: str, whole: bool) -> list[str]:
+        """Bring one folder up to date; its subfolders too when `whole`, else return them."""
         there = os.path.join(target, relative)
-        os.mkdir(there)
+        try:
+            os.mkdir(there)
+            existing = {}
+        except FileExistsError:
+            with os.scandir(there) as entries:
+                existing = {entry.name: entry for entry in entries}
         subfolders = []
         with os.scandir(os.path.join(source, relative)) as entries:
             for entry in entries:
                 if entry.name.startswith(".snakemake_"):
                     continue
+                old = existing.pop(entry.name, None)
                 if entry.is_dir(follow_symlinks=False):
+                    if old is not None and not old.is_dir(follow_symlinks=False):
+                        os.unlink(old.path)
                     subfolders.append(os.path.join(relative, entry.name))
                 elif not entry.name.endswith(".csv"):
+                    if old is not None:
+                        if same_device and old.inode() == entry.inode() and old.is_file(follow_symlinks=False):
+                            continue
+                        _remove(old)
                     link_or_copy(entry.path, os.path.join(there, entry.name))
+        for old in existing.values():  # gone from the source
+            _remove(old)
         if not whole:
             return subfolders
         for folder in subfolders:
-            copy(folder, True)
+            mirror(folder, True)
         return []
 
     level = [""]
     for _ in range(WHOLE_FROM_DEPTH):
-        level = [folder for parent in level for folder in copy(parent, False)]
+        level = [folder for parent in level for folder in mirror(parent, False)]
+    if threads <= 1:
+        for folder in level:
+            mirror(folder, True)
+        return
     with ThreadPoolExecutor(max_workers=threads) as pool:
-        for _ in pool.map(lambda folder: copy(folder, True), level):
+        for _ in pool.map(lambda folder: mirror(folder, True), level):
             pass
 
 
@@ -119,16 +166,29 @@ def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collecti
     JSON) the viewer's data files, `layout` (the grid stage's CSV) layout.csv: where each picture is, the
     layout a stable build keeps."""
     out_dir = Path(out_dir)
+    out_dir.mkdir(exist_ok=True)
+    with os.scandir(out_dir) as entries:  # a standby site: all but the two big trees is written anew
+        for entry in entries:
+            if entry.name not in ("tiles", "thumbs"):
+                _remove(entry)
     build_viewer(viewer_dir, out_dir)
     if layout:
         link_or_copy(layout, out_dir / "layout.csv")
-    link_tree(tiles_dir, out_dir / "tiles")
+    mirror_tree(tiles_dir, out_dir / "tiles")
     link_or_copy(Path(tiles_dir) / "preview.jpg", out_dir / "preview.jpg")
     if manifest:
         (out_dir / "iiif").mkdir()
         link_or_copy(manifest, out_dir / "iiif" / "manifest.json")
-    (out_dir / "thumbs").mkdir()
-    for path in cell_files(cell_folders).values():
+    thumbs = cell_files(cell_folders)
+    (out_dir / "thumbs").mkdir(exist_ok=True)
+    with os.scandir(out_dir / "thumbs") as entries:
+        for entry in entries:
+            path = thumbs.get(Path(entry.name).stem)
+            if path is not None and path.name == entry.name and os.path.samefile(path, entry.path):
+                del thumbs[path.stem]
+            else:
+                _remove(entry)
+    for path in thumbs.values():
         link_or_copy(path, out_dir / "thumbs" / path.name)
     (out_dir / "data").mkdir(exist_ok=True)
     collection = {**collection, "items": write_site_data(out_dir / "data", items, collection["grid"]["cols"],
@@ -163,6 +223,12 @@ def keep_unchanged(new_site, old_site, skip=("tiles", "thumbs")) -> tuple[int, i
         else:
             changed += 1
     return kept, changed
+
+
+def standby_folder(site: Path) -> Path:
+    """Where the next site is made: the site that the published one replaced, updated in place (its
+    folders and unchanged files kept) and then swapped in; never served, and free to delete."""
+    return site.with_name(f".{site.name}.standby")
 
 
 def main(argv=None):
@@ -200,12 +266,16 @@ def main(argv=None):
     collection = collection_json(geometry, args.name, args.title, args.description, about)
     items = json.loads(Path(args.items).read_text(encoding="utf-8"))
     neighbours = json.loads(Path(args.neighbours).read_text(encoding="utf-8")) if args.neighbours else None
-    with atomic_dir(args.output) as temp:
-        assemble(temp, args.viewer, args.tiles, args.cells, items, collection, args.manifest, neighbours,
-                 args.chunk_size, args.layout)
-        kept, changed = keep_unchanged(temp, args.output)
-        files, size = folder_summary(temp)
-        summary = {"site": str(args.output), "items": len(items["id"]), "files": files, "bytes": size}
+    output = Path(args.output)
+    remove_leftovers(output)  # of the versions before the standby site
+    standby = standby_folder(output)
+    assemble(standby, args.viewer, args.tiles, args.cells, items, collection, args.manifest, neighbours,
+             args.chunk_size, args.layout)
+    kept, changed = keep_unchanged(standby, output)
+    files, size = folder_summary(standby)
+    summary = {"site": str(output), "items": len(items["id"]), "files": files, "bytes": size}
+    os.chmod(standby, FOLDER_MODE)
+    exchange_folders(standby, output)  # the site replaced is the next build's standby
     if args.layout and args.published_layout:  # the layout the next stable build keeps: now the site's
         with atomic_path(args.published_layout) as temp:
             shutil.copyfile(args.layout, temp)

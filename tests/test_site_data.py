@@ -102,7 +102,7 @@ def test_an_empty_collection_writes_empty_columns(tmp_path):
 
 
 def test_the_site_links_a_deep_tiles_tree_whole_with_many_threads(tmp_path):
-    """site.link_tree: every file hard-linked at its place however deep, folders without files kept, reports
+    """site.mirror_tree: every file hard-linked at its place however deep, folders without files kept, reports
     (*.csv) and Snakemake's marks left out; the same with one thread as with many."""
     import importlib.util
     import os
@@ -132,8 +132,31 @@ def test_the_site_links_a_deep_tiles_tree_whole_with_many_threads(tmp_path):
     for threads in (1, 8):
         target = tmp_path / f"site{threads}" / "tiles"
         target.parent.mkdir()
-        site_stage.link_tree(source, target, threads=threads)
+        site_stage.mirror_tree(source, target, threads=threads)
         assert tree(target) == wanted
         for name in wanted:
             if not name.endswith("/"):
                 assert os.path.samefile(source / name, target / name), name
+
+    # Mirrored again over a stale copy (the standby site): what is the source's already stays untouched,
+    # changed files are linked anew, files and folders gone from the source go, a file become a folder too.
+    target = tmp_path / "site8" / "tiles"
+    kept = target / "iiif" / "128,0,128,128" / "128," / "0" / "default.jpg"
+    kept_status = kept.stat()
+    changed = source / "iiif" / "0,0,128,128" / "128," / "0" / "default.jpg"
+    changed.unlink()
+    changed.write_bytes(b"new")
+    (target / "iiif" / "stale,0,1,1" / "1," / "0").mkdir(parents=True)
+    (target / "mosaic_files" / "0" / "9_9.jpg").write_bytes(b"old")
+    (target / "mosaic.dzi").unlink()
+    (target / "mosaic.dzi").mkdir()
+    (target / "mosaic_files" / "0" / "1_1.jpg").write_bytes(b"not from the source")
+    (source / "mosaic_files" / "0" / "1_1.jpg").write_bytes(b"tile 2")
+    wanted = [name for name in tree(source) if not name.endswith(".csv") and ".snakemake_" not in name]
+    site_stage.mirror_tree(source, target, threads=8)
+    assert tree(target) == wanted
+    for name in wanted:
+        if not name.endswith("/"):
+            assert os.path.samefile(source / name, target / name), name
+    assert (target / "iiif" / "0,0,128,128" / "128," / "0" / "default.jpg").read_bytes() == b"new"
+    assert kept.stat().st_ino == kept_status.st_ino and kept.stat().st_ctime_ns == kept_status.st_ctime_ns
