@@ -227,8 +227,12 @@ def keep_unchanged(new_site, old_site, skip=("tiles", "thumbs")) -> tuple[int, i
 
 def standby_folder(site: Path) -> Path:
     """Where the next site is made: the site that the published one replaced, updated in place (its
-    folders and unchanged files kept) and then swapped in; never served, and free to delete."""
-    return site.with_name(f".{site.name}.standby")
+    folders and unchanged files kept) and then swapped in; never served, and free to delete. Anything
+    else under that name (a file, a link that would send the build elsewhere) is removed first."""
+    standby = site.with_name(f".{site.name}.standby")
+    if standby.is_symlink() or (standby.exists() and not standby.is_dir()):
+        standby.unlink()
+    return standby
 
 
 def main(argv=None):

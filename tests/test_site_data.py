@@ -160,3 +160,24 @@ def test_the_site_links_a_deep_tiles_tree_whole_with_many_threads(tmp_path):
             assert os.path.samefile(source / name, target / name), name
     assert (target / "iiif" / "0,0,128,128" / "128," / "0" / "default.jpg").read_bytes() == b"new"
     assert kept.stat().st_ino == kept_status.st_ino and kept.stat().st_ctime_ns == kept_status.st_ctime_ns
+
+
+def test_the_standby_site_is_a_real_folder_beside_the_site(tmp_path):
+    """A file or a link under the standby's name is removed, never written through; a folder is kept."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("site_stage", Path(__file__).parent.parent / "scripts" / "site.py")
+    site_stage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(site_stage)
+    site = tmp_path / "site"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    standby = tmp_path / ".site.standby"
+    standby.symlink_to(elsewhere)
+    assert site_stage.standby_folder(site) == standby and not standby.exists() and elsewhere.is_dir()
+    standby.write_text("not a folder")
+    assert not site_stage.standby_folder(site).exists()
+    standby.mkdir()
+    (standby / "kept").write_text("x")
+    assert (site_stage.standby_folder(site) / "kept").exists()
