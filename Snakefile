@@ -1,6 +1,10 @@
 # Image-collection visualizer: a folder of photographs -> an explorable mosaic and its web viewer.
 #
 #   demo_collection  (demo only) sample photographs       data/demo/images/, items.csv, subjects.csv
+#   iiif_manifests   (source.iiif) collections followed   source/manifests.csv
+#   iiif_fetch       pictures downloaded, per shard of     source/images/shard-<i>-of-<K>/, records/
+#                    the manifests
+#   iiif_records     the records joined                   source/items.csv, subjects.csv, rejected.csv
 #   image_shard      the collection listed, per shard     images/shard-<i>-of-<N>.csv
 #   images           ... and the lists joined once        images.csv            (id,path,size,mtime_ns)
 #   extract          images -> CNN, in N shards           features/raw-<i>-of-<N>.npz
@@ -15,7 +19,11 @@
 #   metadata         CSVs joined with the grid            items.json, metadata_report.csv, subjects.csv
 #   quality          how well the layout keeps neighbours layout_quality.json
 #   neighbours       each image's most similar images     neighbours.json (the viewer's "more like this")
-#   manifest         IIIF Presentation 3 (if tiles.iiif)  iiif-manifest.json
+#   hotspots         connected regions of alike pictures  hotspots.json, hotspots.csv
+#                    on the grid, named from the catalogue
+#   arrangement      the pictures by date, by subject     arrangements/<name>/grid.csv, groups.json
+#   arrangement_tiles  ... each as its own pyramid       arrangements/<name>/tiles/, mosaic.json
+#   manifest         IIIF Presentation 3 (tiles.iiif)     iiif-manifest.json
 #   site             viewer + tiles + JSON, static        site/ (swapped in whole when complete), site.json,
 #                                                         published_layout.csv (what a stable build keeps)
 #
@@ -64,6 +72,8 @@ except PipelineError as error:
 NAME = config["collection"]["name"]
 OUT = f"results/{NAME}"
 DEMO = config.get("demo")
+SOURCE = config.get("source")
+SOURCE_DIR = workflow_config.source_folder(config)
 FEATURES = config["features"]
 SHARDS = FEATURES["shards"]
 LAYOUT = config["layout"]
@@ -88,6 +98,11 @@ if workflow.is_main_process:
     except PipelineError as error:
         raise WorkflowError(str(error))
     SHARD_DIGESTS = workflow_config.shard_digests(PLANNED, SHARDS)
+    IMAGE_COUNT = (
+        workflow_config.listed_image_count(f"{SOURCE_DIR}/items.csv")
+        if SOURCE
+        else workflow_config.planned_image_count(PLANNED)
+    )
     if STABLE and not Path(PREVIOUS_LAYOUT).is_file():
         raise WorkflowError(
             f"layout.mode is stable but there is no layout to keep: {PREVIOUS_LAYOUT} does not exist. "
@@ -95,10 +110,18 @@ if workflow.is_main_process:
         )
     # A receipt for a site that is no longer there (deleted by hand) is forgotten, so the site is built again.
     workflow_config.forget_lost_site(Path(OUT) / "site.json", Path(OUT) / "site" / "index.html")
+else:
+    IMAGE_COUNT = workflow_config.listed_image_count(f"{OUT}/images.csv") if config["tiles"]["iiif"] == "auto" else None
+# IIIF level 0 files and the manifest (tiles.iiif; auto: for collections up to 200,000 images).
+IIIF = workflow_config.iiif_wanted(config["tiles"]["iiif"], IMAGE_COUNT)
+# Arrangements beside similarity, each with its own pyramid (auto: date and subject up to 200,000 images).
+ARRANGEMENTS = workflow_config.arrangements_wanted(config["arrangements"], IMAGE_COUNT)
+HOTSPOTS = config["hotspots"]
 
 
 wildcard_constraints:
     shard=r"\d+",
+    arrangement="date|subject",
 
 
 def script(stage):
@@ -112,6 +135,7 @@ def script(stage):
 rule all:
     input:
         f"{OUT}/site.json",
+        [f"{SOURCE_DIR}/items.csv", f"{SOURCE_DIR}/rejected.csv"] if SOURCE else [],
         expand(f"{OUT}/images/shard-{{shard}}-of-{SHARDS}.csv", shard=range(SHARDS)),
         f"{OUT}/images.csv",
         [] if FEATURES["embeddings"] else expand(f"{OUT}/features/raw-{{shard}}-of-{SHARDS}.npz", shard=range(SHARDS)),
@@ -124,16 +148,21 @@ rule all:
         f"{OUT}/items.json",
         f"{OUT}/layout_quality.json",
         f"{OUT}/neighbours.json",
-        [f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],
+        [f"{OUT}/iiif-manifest.json"] if IIIF else [],
+        [f"{OUT}/iiif-manifest-cells.json"] if IIIF and config["site"]["annotated_manifest"] else [],
+        [f"{OUT}/hotspots.json"] if HOTSPOTS["count"] else [],
+        expand(f"{OUT}/arrangements/{{arrangement}}/tiles", arrangement=ARRANGEMENTS),
 
 
 # Rules that take seconds run on the submitting host, not in a cluster job (the site also needs Node.js
-# to bundle the viewer); metadata, quality and neighbours go to the cluster as one job (group annotate).
+# to bundle the viewer); metadata, quality, neighbours and hotspots go to the cluster as one job (group
+# annotate).
 localrules:
     all,
     image_shard,
     images,
     manifest,
+    arrangement,
     site,
 
 
@@ -162,10 +191,89 @@ if DEMO:
         demo_collection,
 
 
+if SOURCE:
+    SOURCE_SHARDS = SOURCE["shards"]
+    SOURCE_REFERENCES = SOURCE["iiif"] if isinstance(SOURCE["iiif"], list) else [SOURCE["iiif"]]
+    # How the downloads behave, the same for the listing and the fetches.
+    SOURCE_HTTP = f"--timeout {SOURCE['timeout']} --retries {SOURCE['retries']} --per-host {SOURCE['per_host']}"
+
+    # Remote documents are read once (the download cache): editing the list reruns this rule, and
+    # `snakemake -R iiif_manifests` reads changed collections again (see README, From IIIF).
+    rule iiif_manifests:
+        input:
+            [reference for reference in SOURCE_REFERENCES if "://" not in reference],
+        output:
+            f"{SOURCE_DIR}/manifests.csv",
+        log:
+            f"{OUT}/logs/iiif_manifests.log",
+        conda:
+            "envs/iiif.yaml"
+        params:
+            script=script("iiif_source"),
+            references=" ".join(shlex.quote(reference) for reference in SOURCE_REFERENCES),
+            depth=SOURCE["depth"],
+            cache=SOURCE["cache"],
+            http=SOURCE_HTTP,
+        shell:
+            "python {params.script} --list {params.references} --out {output} --depth {params.depth}"
+            " --cache {params.cache:q} {params.http} 2>&1 | tee {log}"
+
+    rule iiif_fetch:
+        input:
+            f"{SOURCE_DIR}/manifests.csv",
+        output:
+            records=f"{SOURCE_DIR}/records/shard-{{shard}}-of-{SOURCE_SHARDS}.csv",
+            images=directory(f"{SOURCE_DIR}/images/shard-{{shard}}-of-{SOURCE_SHARDS}"),
+        log:
+            f"{OUT}/logs/iiif_fetch-{{shard}}.log",
+        benchmark:
+            f"{OUT}/benchmarks/iiif_fetch-{{shard}}.tsv"
+        conda:
+            "envs/iiif.yaml"
+        params:
+            script=script("iiif_source"),
+            shards=SOURCE_SHARDS,
+            size=SOURCE["size"],
+            canvases=SOURCE["canvases"],
+            subjects=json.dumps(SOURCE["subjects"]),
+            dates=json.dumps(SOURCE["dates"]),
+            languages=json.dumps(SOURCE["languages"]),
+            cache=SOURCE["cache"],
+            http=SOURCE_HTTP,
+        shell:
+            "python {params.script} --fetch {input} --shard {wildcards.shard}/{params.shards}"
+            " --images {output.images} --out {output.records} --size {params.size} --canvases {params.canvases}"
+            " --subject-labels {params.subjects:q} --date-labels {params.dates:q} --languages {params.languages:q}"
+            " --cache {params.cache:q} {params.http} 2>&1 | tee {log}"
+
+    rule iiif_records:
+        input:
+            manifests=f"{SOURCE_DIR}/manifests.csv",
+            records=expand(f"{SOURCE_DIR}/records/shard-{{shard}}-of-{SOURCE_SHARDS}.csv", shard=range(SOURCE_SHARDS)),
+            images=expand(f"{SOURCE_DIR}/images/shard-{{shard}}-of-{SOURCE_SHARDS}", shard=range(SOURCE_SHARDS)),
+        output:
+            records=f"{SOURCE_DIR}/items.csv",
+            subjects=f"{SOURCE_DIR}/subjects.csv",
+            rejected=f"{SOURCE_DIR}/rejected.csv",
+        log:
+            f"{OUT}/logs/iiif_records.log",
+        conda:
+            "envs/iiif.yaml"
+        params:
+            script=script("iiif_source"),
+        shell:
+            "python {params.script} --join {input.records} --manifests {input.manifests} --image-folders {input.images}"
+            " --items {output.records} --subjects {output.subjects} --rejected {output.rejected} 2>&1 | tee {log}"
+
+    localrules:
+        iiif_manifests,
+        iiif_records,
+
+
 rule image_shard:
     input:
-        # The demo's pictures are made by the rule above; a real collection's exist already.
-        [f"{DEMO['folder']}/images"] if DEMO else [],
+        # The demo's pictures are made by the rule above, a IIIF source's fetched; a real collection's exist already.
+        [f"{DEMO['folder']}/images"] if DEMO else [f"{SOURCE_DIR}/items.csv"] if SOURCE else [],
     output:
         f"{OUT}/images/shard-{{shard}}-of-{SHARDS}.csv",
     log:
@@ -386,7 +494,7 @@ rule tiles:
         format=config["tiles"]["format"],
         quality=config["tiles"]["quality"],
         background=",".join(map(str, config["mosaic"]["background"])),
-        iiif=f"--iiif {config['site']['url']}tiles/iiif" if config["tiles"]["iiif"] else "",
+        iiif=f"--iiif {config['site']['url']}tiles/iiif" if IIIF else "",
         previous=lambda wildcards, input: f"--previous {shlex.quote(input.previous[0])}" if input.previous else "",
     shell:
         "python {params.script} --in {input.grid} --cells {input.cells} --out {output.tiles}"
@@ -428,12 +536,14 @@ rule metadata:
         fold="--fold-subjects" if METADATA["fold_subject_case"] else "",
         encoding=METADATA["encoding"],
         delimiter=METADATA["delimiter"],
+        facets=json.dumps(METADATA["facets"]),
     shell:
         "python {params.script} --in {input.records:q} --subjects={params.subjects:q} --preset {params.preset}"
         " --columns={params.columns:q} --subject-columns={params.subject_columns:q} {params.fold}"
         " --grid {input.grid} --rejected {input.rejected} --out {output.json} --report {output.report}"
         " --subjects-out {output.subjects} --subjects-top {params.top} --max-unmatched {params.max_unmatched}"
-        " --years {params.years} --encoding {params.encoding:q} --delimiter {params.delimiter:q} 2>&1 | tee {log}"
+        " --years {params.years} --encoding {params.encoding:q} --delimiter {params.delimiter:q}"
+        " --facets={params.facets:q} 2>&1 | tee {log}"
 
 
 rule quality:
@@ -452,12 +562,13 @@ rule quality:
         "annotate"
     conda:
         "envs/grid.yaml"
+    threads: config["jobs"]
     params:
         script=script("quality"),
         embedding=lambda wildcards, input: f"--embedding {input.embedding}" if input.embedding else "",
     shell:
         "python {params.script} --features {input.features} {params.embedding} --grid {input.grid}"
-        " --subjects {input.subjects:q} --out {output} 2>&1 | tee {log}"
+        " --subjects {input.subjects:q} --out {output} --jobs {threads} 2>&1 | tee {log}"
 
 
 rule neighbours:
@@ -484,13 +595,90 @@ rule neighbours:
         " --count {params.neighbours} --method {params.method} --jobs {threads} 2>&1 | tee {log}"
 
 
+rule hotspots:
+    input:
+        features=f"{OUT}/features.npz",
+        grid=f"{OUT}/grid.csv",
+        json=f"{OUT}/items.json",
+        subjects=f"{OUT}/subjects.csv",
+        labels=[HOTSPOTS["labels"]] if HOTSPOTS["labels"] else [],
+    output:
+        hotspots=f"{OUT}/hotspots.json",
+        members=f"{OUT}/hotspots.csv",
+    log:
+        f"{OUT}/logs/hotspots.log",
+    benchmark:
+        f"{OUT}/benchmarks/hotspots.tsv"
+    group:
+        "annotate"
+    conda:
+        "envs/grid.yaml"
+    params:
+        script=script("hotspots"),
+        hotspots=HOTSPOTS["count"],
+        labels=lambda wildcards, input: f"--labels {shlex.quote(input.labels[0])}" if input.labels else "",
+    shell:
+        "python {params.script} --features {input.features} --grid {input.grid} --items {input.json}"
+        " --subjects {input.subjects:q} --count {params.hotspots} {params.labels} --out {output.hotspots}"
+        " --members {output.members} 2>&1 | tee {log}"
+
+
+# The same pictures on other grids (by date, by subject), each made into a pyramid from the mosaic's cells.
+rule arrangement:
+    input:
+        f"{OUT}/items.json",
+    output:
+        grid=f"{OUT}/arrangements/{{arrangement}}/grid.csv",
+        groups=f"{OUT}/arrangements/{{arrangement}}/groups.json",
+    log:
+        f"{OUT}/logs/arrangement-{{arrangement}}.log",
+    conda:
+        "envs/site.yaml"
+    params:
+        script=script("arrangements"),
+    shell:
+        "python {params.script} --items {input} --kind {wildcards.arrangement} --out {output.grid}"
+        " --groups {output.groups} 2>&1 | tee {log}"
+
+
+rule arrangement_tiles:
+    input:
+        grid=f"{OUT}/arrangements/{{arrangement}}/grid.csv",
+        cells=CELLS,
+    output:
+        tiles=directory(f"{OUT}/arrangements/{{arrangement}}/tiles"),
+        geometry=f"{OUT}/arrangements/{{arrangement}}/mosaic.json",
+    log:
+        f"{OUT}/logs/arrangement_tiles-{{arrangement}}.log",
+    benchmark:
+        f"{OUT}/benchmarks/arrangement_tiles-{{arrangement}}.tsv"
+    conda:
+        "envs/tiles.yaml"
+    threads: config["jobs"]
+    params:
+        script=script("tiles"),
+        size=config["tiles"]["size"],
+        format=config["tiles"]["format"],
+        quality=config["tiles"]["quality"],
+        background=",".join(map(str, config["mosaic"]["background"])),
+    shell:
+        "python {params.script} --in {input.grid} --cells {input.cells} --out {output.tiles}"
+        " --geometry {output.geometry} --cell-size {params.size} --tile-size {params.size} --overlap 0"
+        " --format {params.format} --quality {params.quality} --background {params.background}"
+        " --jobs {threads} 2>&1 | tee {log}"
+
+
+ANNOTATED = config["site"]["annotated_manifest"]
+
+
 rule manifest:
     input:
         tiles=f"{OUT}/tiles",
         geometry=f"{OUT}/mosaic.json",
         json=f"{OUT}/items.json",
     output:
-        f"{OUT}/iiif-manifest.json",
+        lean=f"{OUT}/iiif-manifest.json",
+        annotated=[f"{OUT}/iiif-manifest-cells.json"] if ANNOTATED else [],
     log:
         f"{OUT}/logs/manifest.log",
     benchmark:
@@ -502,10 +690,12 @@ rule manifest:
         url=config["site"]["url"],
         title=config["collection"]["title"],
         description=config["collection"]["description"],
+        language=config["collection"]["language"] or "",
+        annotated=lambda wildcards, output: f"--annotated {output.annotated[0]}" if output.annotated else "",
     shell:
         "python {params.script} --tiles {input.tiles} --geometry {input.geometry} --items {input.json}"
-        " --url {params.url:q} --out {output} --title={params.title:q} --description={params.description:q}"
-        " 2>&1 | tee {log}"
+        " --url {params.url:q} --out {output.lean} {params.annotated} --title={params.title:q}"
+        " --description={params.description:q} --language={params.language:q} 2>&1 | tee {log}"
 
 
 VIEWER = BASE / "viewer"
@@ -519,7 +709,14 @@ rule site:
         cells=CELLS,
         json=f"{OUT}/items.json",
         neighbours=f"{OUT}/neighbours.json",
-        manifest=[f"{OUT}/iiif-manifest.json"] if config["tiles"]["iiif"] else [],
+        manifest=[f"{OUT}/iiif-manifest.json"] if IIIF else [],
+        annotated=[f"{OUT}/iiif-manifest-cells.json"] if IIIF and ANNOTATED else [],
+        hotspots=[f"{OUT}/hotspots.json", f"{OUT}/hotspots.csv"] if HOTSPOTS["count"] else [],
+        arrangements=[
+            f"{OUT}/arrangements/{name}/{part}"
+            for name in ARRANGEMENTS
+            for part in ("grid.csv", "groups.json", "tiles", "mosaic.json")
+        ],
         viewer=[VIEWER / "build.mjs", VIEWER / "package.json", *sorted((VIEWER / "src").rglob("*.*"))],
     output:
         # The site itself, results/<name>/site/, is not an output: Snakemake would delete it before the
@@ -540,11 +737,18 @@ rule site:
         description=config["collection"]["description"],
         about=json.dumps(config["collection"]["about"]),
         manifest=lambda wildcards, input: f"--manifest {input.manifest}" if input.manifest else "",
+        annotated=lambda wildcards, input: f"--annotated-manifest {input.annotated}" if input.annotated else "",
+        hotspots=lambda wildcards, input: (
+            f"--hotspots {input.hotspots[0]} --hotspot-members {input.hotspots[1]}" if input.hotspots else ""
+        ),
+        arrangements=" ".join(f"--arrangement {name} {OUT}/arrangements/{name}" for name in ARRANGEMENTS),
         chunk_size=config["site"]["chunk_size"],
         published_layout=PUBLISHED_LAYOUT,
     shell:
         "python {params.script} --tiles {input.tiles} --geometry {input.geometry} --cells {input.cells}"
-        " --items {input.json} --neighbours {input.neighbours} {params.manifest} --out {params.folder}"
+        " --items {input.json} --neighbours {input.neighbours} {params.manifest} {params.annotated}"
+        " {params.hotspots} {params.arrangements}"
+        " --out {params.folder}"
         " --chunk-size {params.chunk_size} --layout {input.layout} --published-layout {params.published_layout}"
         " --receipt {output.receipt}"
         " --viewer {params.viewer} --name {params.name} --title={params.title:q}"

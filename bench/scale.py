@@ -11,7 +11,10 @@ structure. Then `snakemake --cores 2` with `features.embeddings` runs every othe
 Everything stays in --workdir (default /tmp/scale/<N>): rerunning continues a build that was stopped
 (Snakemake redoes only what is missing), so a run of hours can be resumed.
 
-    python bench/scale.py --count 100000 [--workdir /tmp/scale] [--loads 3] [--no-viewer]
+    python bench/scale.py --count 100000 [--workdir /tmp/scale] [--loads 3] [--no-viewer] [--annotated-manifest]
+
+`--annotated-manifest` builds the site with `site.annotated_manifest: true` (its iiif/manifest-cells.json
+too, for bench/iiif_clients.py); a run without it builds it without again.
 
 `--extract` instead measures feature extraction with the default model on the same N images (the feature
 cache off, since the collection repeats 1,500 pictures): the extract job's time and images per second.
@@ -95,6 +98,14 @@ def build_collection(work: Path, count: int, pictures: list[Path], vectors: np.n
     return config
 
 
+def set_annotated_manifest(config: Path, annotated: bool) -> None:
+    """Set site.annotated_manifest in the collection's config (only a change makes Snakemake redo the site)."""
+    settings = yaml.safe_load(config.read_text())
+    if settings.get("site", {}).get("annotated_manifest", False) != annotated:
+        settings.setdefault("site", {})["annotated_manifest"] = annotated
+        config.write_text(yaml.safe_dump(settings))
+
+
 def measure_extraction(work: Path, count: int) -> None:
     """The workflow's extraction of the collection's `count` images with the default model, cache off."""
     config = work / "config-extract.yaml"
@@ -124,6 +135,8 @@ def main():
     parser.add_argument("--loads", type=int, default=3, help="page loads in the viewer's measurement")
     parser.add_argument("--no-viewer", action="store_true", help="leave out the viewer's measurement")
     parser.add_argument("--extract", action="store_true", help="measure feature extraction instead (cache off)")
+    parser.add_argument("--annotated-manifest", action="store_true",
+                        help="also write iiif/manifest-cells.json (site.annotated_manifest: true)")
     args = parser.parse_args()
     root = Path(args.workdir)
     work = root / str(args.count)
@@ -134,6 +147,7 @@ def main():
     prepared = time.perf_counter() - started
     if args.extract:
         return measure_extraction(work, args.count)
+    set_annotated_manifest(config, args.annotated_manifest)
     seconds, _ = snakemake(work, config, "--quiet", "rules", capture=False)
     out = work / "results" / f"scale{args.count}"
     print(f"\nMachine: {describe_machine()}, no GPU. {args.count:,} images, `snakemake --cores 2` with the vectors "

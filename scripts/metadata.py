@@ -27,6 +27,7 @@ import argparse
 import datetime
 import gzip
 import json
+import math
 import re
 import sys
 from collections import Counter
@@ -203,9 +204,10 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
     items = items.assign(id=items["id"].str.strip())
     duplicated = items["id"].duplicated(keep="first")
     report += [("duplicate_record", key, "kept the first row") for key in items.loc[duplicated, "id"]]
-    records = items.loc[~duplicated].set_index("id")
+    # One dict per record: looking a row up in the frame (.loc) cost 0.4 ms, a third of the stage's time.
+    records = items.loc[~duplicated].set_index("id").to_dict("index")
     gridded = set(grid["id"])
-    report += [("record_without_image", key, "") for key in records.index
+    report += [("record_without_image", key, "") for key in records
                if key not in gridded and key not in rejected_reason]
 
     names = top_subjects(subjects, subject_limit)
@@ -222,12 +224,12 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
     columns = {name: [] for name in ["id", "col", "row", "title", "date", "dateLabel", "yearStart", *LINK_FIELDS,
                                      *optional_fields, "thumb", "subjects"]}
     for key, col, row in ordered[["id", "col", "row"]].itertuples(index=False):
-        record = records.loc[key] if key in records.index else None
+        record = records.get(key)
         if record is None:
             report.append(("image_without_record", key, ""))
 
         def field(name, record=record):
-            return str(record[name]) if record is not None and name in record.index else ""
+            return str(record[name]) if record is not None and name in record else ""
 
         interval = parse_date(field("date"), min_year, max_year)
         if interval is None and not is_stated_unknown(field("date")):
@@ -253,6 +255,58 @@ def join(grid: pd.DataFrame, items: pd.DataFrame, subjects: pd.DataFrame, cols: 
     data = {"count": len(columns["id"]), **columns, "subjectNames": names,
             "subjectCounts": [counts.get(position, 0) for position in range(len(names))]}
     return data, report
+
+
+def facet_name(label: str, taken: set[str]) -> str:
+    """A URL-safe key for a facet (the viewer's link names it), unique among `taken`."""
+    base = re.sub(r"[^a-z0-9]+", "-", label.casefold()).strip("-") or "facet"
+    name, number = base, 2
+    while name in taken:
+        name, number = f"{base}-{number}", number + 1
+    taken.add(name)
+    return name
+
+
+def facets(export: pd.DataFrame, record_ids: pd.Series, specs: list[dict], ids: list[str], report: list) -> list[dict]:
+    """Extra filters from catalogue columns (metadata.facets), in the order of `ids` (the items'): for kind
+    `values` each item's values (split at the spec's separator) as indices into the facet's value names, most
+    frequent first; for kind `number` each item's number or None (text that is no number is reported)."""
+    missing = [spec["column"] for spec in specs if spec["column"] not in export.columns]
+    if missing:
+        raise PipelineError(f"metadata.facets names column(s) {', '.join(missing)} that the items CSV lacks; "
+                            f"it has {', '.join(export.columns)}")
+    first = ~record_ids.duplicated(keep="first")
+    taken: set[str] = set()
+    found = []
+    for spec in specs:
+        label = spec.get("label") or spec["column"]
+        texts = dict(zip(record_ids[first], export.loc[first, spec["column"]].fillna(""), strict=True))
+        facet = {"name": facet_name(label, taken), "label": label, "kind": spec.get("kind", "values")}
+        if facet["kind"] == "number":
+            numbers = []
+            for key in ids:
+                text = str(texts.get(key, "")).strip()
+                try:
+                    number = float(text.replace(",", "")) if text else None
+                except ValueError:
+                    number = None
+                    report.append(("unparsed_number", key, f"{label}: {text[:80]}"))
+                numbers.append(number if number is None or math.isfinite(number) else None)
+            facet["items"] = numbers
+        else:
+            separator = spec.get("separator")
+            lists = []
+            for key in ids:
+                text = str(texts.get(key, ""))
+                parts = text.split(separator) if separator else [text]
+                lists.append(list(dict.fromkeys(part.strip() for part in parts if part.strip())))
+            counts = Counter(value for values in lists for value in values)
+            names = [name for name, _ in sorted(counts.items(), key=lambda pair: (-pair[1], pair[0]))]
+            index_of = {name: position for position, name in enumerate(names)}
+            facet.update(values=names, counts=[counts[name] for name in names],
+                         items=[[index_of[value] for value in values] for values in lists])
+        found.append(facet)
+    return found
 
 
 def main(argv=None):
@@ -289,6 +343,8 @@ def main(argv=None):
                         help="column separator of the CSVs (default auto: the header's most frequent of , ; tab |)")
     parser.add_argument("--years", "-years", default="1400-",
                         help="plausible years, e.g. 1800-2025 (open end: this year)")
+    parser.add_argument("--facets", default="[]", help='JSON list of extra filter columns, e.g. '
+                        '[{"column": "Place", "label": "Place", "kind": "values", "separator": ";"}]')
     args = parser.parse_args(argv)
 
     grid, cols, rows = read_grid(args.grid)
@@ -309,6 +365,9 @@ def main(argv=None):
     subjects = gridded_subjects(subjects, grid["id"], args.fold_subjects)
     data, report = join(grid, items, subjects, cols, args.subject_limit, int(low or 1400), int(high) if high else None,
                         rejected, optional)
+    specs = json.loads(args.facets)
+    if specs:
+        data["facets"] = facets(export, items["id"], specs, data["id"], report)
     if args.subjects_out:
         with atomic_path(args.subjects_out) as temp:
             subjects.to_csv(temp, index=False)

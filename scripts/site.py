@@ -18,6 +18,7 @@ receipt written after the switch. Then the published layout is also copied besid
 from __future__ import annotations
 
 import argparse
+import csv
 import filecmp
 import hashlib
 import json
@@ -40,7 +41,9 @@ from common import (
     remove_leftovers,
     run_cli,
 )
-from site_data import CHUNK_SIZE, write_site_data
+from iiif_layout import lay_out
+from site_data import CHUNK_SIZE, write_arrangement_cells, write_facets, write_hotspots, write_site_data
+from tables import read_grid
 
 
 def build_viewer(viewer_dir: str | Path, out_dir: str | Path) -> None:
@@ -82,10 +85,11 @@ def _remove(entry: os.DirEntry) -> None:
         os.unlink(entry.path)
 
 
-def mirror_tree(source, target, threads: int | None = None) -> None:
+def mirror_tree(source, target, threads: int | None = None, skip: tuple[str, ...] = ()) -> None:
     """Make target hold every file of the tiles folder as a hard link, leaving out reports (*.csv) and
     Snakemake's marks; a target that exists already (the standby site, see main) is brought up to date:
     files that are the source's already (same inode) are left alone, others linked anew, the rest removed.
+    Top-level names in `skip` are neither mirrored nor removed (the IIIF store, which lay_out serves).
 
     The IIIF layout has about seven folders per tile (670,000 at 100,000 images), and making or removing
     a folder costs this VM's file system 80-260 microseconds, so a site updated in place is far cheaper
@@ -109,9 +113,11 @@ def mirror_tree(source, target, threads: int | None = None) -> None:
             with os.scandir(there) as entries:
                 existing = {entry.name: entry for entry in entries}
         subfolders = []
+        for name in skip if not relative else ():
+            existing.pop(name, None)
         with os.scandir(os.path.join(source, relative)) as entries:
             for entry in entries:
-                if entry.name.startswith(".snakemake_"):
+                if entry.name.startswith(".snakemake_") or (not relative and entry.name in skip):
                     continue
                 old = existing.pop(entry.name, None)
                 if entry.is_dir(follow_symlinks=False):
@@ -159,26 +165,39 @@ def folder_summary(folder) -> tuple[int, int]:
     return files, sum(sizes.values())
 
 
+LINKED_TREES = ("tiles", "thumbs", "arrangements")  # a standby site's trees of links, updated in place
+
+
 def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collection: dict, manifest=None,
-             neighbours: dict | None = None, chunk_size: int = CHUNK_SIZE, layout=None) -> None:
+             neighbours: dict | None = None, chunk_size: int = CHUNK_SIZE, layout=None,
+             annotated_manifest=None, hotspots: dict | None = None, arrangements: list[dict] = ()) -> None:
     """Write the complete site into out_dir (a fresh folder); the cells of the mosaic's folders (one per
     shard) become one folder of thumbnails, `items` and `neighbours` (the metadata and neighbours stages'
     JSON) the viewer's data files, `layout` (the grid stage's CSV) layout.csv: where each picture is, the
-    layout a stable build keeps."""
+    layout a stable build keeps. The manifests are served as iiif/manifest.json and (the one with an
+    annotation per cell) iiif/manifest-cells.json. `hotspots` ({"hotspots": the stage's list, "members":
+    {id: number}}) and `arrangements` (name, label and folder of each: grid.csv, groups.json, tiles/ and
+    mosaic.json) are what the viewer explores with, and the metadata's facets its extra filters."""
     out_dir = Path(out_dir)
     out_dir.mkdir(exist_ok=True)
-    with os.scandir(out_dir) as entries:  # a standby site: all but the two big trees is written anew
+    with os.scandir(out_dir) as entries:  # a standby site: all but the big trees of links is written anew
         for entry in entries:
-            if entry.name not in ("tiles", "thumbs"):
+            if entry.name not in LINKED_TREES:
                 _remove(entry)
     build_viewer(viewer_dir, out_dir)
     if layout:
         link_or_copy(layout, out_dir / "layout.csv")
-    mirror_tree(tiles_dir, out_dir / "tiles")
+    mirror_tree(tiles_dir, out_dir / "tiles", skip=("iiif",))
+    store, served = Path(tiles_dir) / "iiif", out_dir / "tiles" / "iiif"
+    if store.is_dir():  # the tiles stage's flat IIIF store, laid out under the names clients ask for
+        lay_out(store, served)
+    elif served.exists():
+        shutil.rmtree(served)
     link_or_copy(Path(tiles_dir) / "preview.jpg", out_dir / "preview.jpg")
-    if manifest:
-        (out_dir / "iiif").mkdir()
-        link_or_copy(manifest, out_dir / "iiif" / "manifest.json")
+    for source, name in ((manifest, "manifest.json"), (annotated_manifest, "manifest-cells.json")):
+        if source:
+            (out_dir / "iiif").mkdir(exist_ok=True)
+            link_or_copy(source, out_dir / "iiif" / name)
     thumbs = cell_files(cell_folders)
     (out_dir / "thumbs").mkdir(exist_ok=True)
     with os.scandir(out_dir / "thumbs") as entries:
@@ -190,14 +209,44 @@ def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collecti
                 _remove(entry)
     for path in thumbs.values():
         link_or_copy(path, out_dir / "thumbs" / path.name)
+    wanted = {arrangement["name"] for arrangement in arrangements}
+    if (out_dir / "arrangements").is_dir():  # arrangements no longer built leave the site
+        for old in (out_dir / "arrangements").iterdir():
+            if old.name not in wanted:
+                shutil.rmtree(old)
+    for arrangement in arrangements:
+        mirror_tree(Path(arrangement["folder"]) / "tiles", out_dir / "arrangements" / arrangement["name"] / "tiles",
+                    skip=("iiif",))
     (out_dir / "data").mkdir(exist_ok=True)
     collection = {**collection, "items": write_site_data(out_dir / "data", items, collection["grid"]["cols"],
                                                          neighbours, chunk_size)}
+    ids = [str(key) for key in items["id"]]
+    if items.get("facets"):
+        collection["facets"] = write_facets(out_dir / "data", items["facets"])
+    if hotspots and hotspots["hotspots"]:
+        collection["hotspots"] = write_hotspots(out_dir / "data", ids, hotspots["hotspots"], hotspots["members"])
+    if arrangements:
+        collection["arrangements"] = [{"name": "similarity", "label": "Similarity"}] + [
+            arrangement_entry(out_dir, arrangement, ids) for arrangement in arrangements]
     (out_dir / "data" / "collection.json").write_text(json.dumps(collection, ensure_ascii=False, indent=1),
                                                       encoding="utf-8")
 
 
-def keep_unchanged(new_site, old_site, skip=("tiles", "thumbs")) -> tuple[int, int]:
+def arrangement_entry(out_dir: Path, arrangement: dict, ids: list[str]) -> dict:
+    """An arrangement's collection.json entry, and its cell column (data/arrangements/<name>/cells.bin)."""
+    folder, name = Path(arrangement["folder"]), arrangement["name"]
+    grid, cols, rows = read_grid(folder / "grid.csv")
+    geometry = read_geometry(folder / "mosaic.json")
+    cells = dict(zip(grid["id"], (grid["row"] * cols + grid["col"]).tolist(), strict=True))
+    write_arrangement_cells(out_dir / "data" / "arrangements" / name / "cells.bin", ids, cells)
+    groups = json.loads((folder / "groups.json").read_text(encoding="utf-8"))
+    return {"name": name, "label": groups["label"], "dzi": f"arrangements/{name}/tiles/{geometry['dzi']}",
+            "width": geometry["width"], "height": geometry["height"],
+            "grid": {"cols": cols, "rows": rows, "cellWidth": geometry["cellSize"], "cellHeight": geometry["cellSize"]},
+            "cells": f"data/arrangements/{name}/cells.bin", "groups": groups["groups"]}
+
+
+def keep_unchanged(new_site, old_site, skip=LINKED_TREES) -> tuple[int, int]:
     """Replace each file of the new site that has the same bytes as the published one by a hard link to it,
     so it keeps its modification time and a sync (rsync, an object store's) uploads only what changed.
     tiles/ and thumbs/ are left out: they are links to the tiles stage's files and the cell cache already
@@ -246,6 +295,8 @@ def main(argv=None):
                         help="neighbours JSON from the neighbours stage (more like this)")
     parser.add_argument("--manifest", "-manifest", default=None,
                         help="IIIF manifest from the manifest stage, served as iiif/manifest.json")
+    parser.add_argument("--annotated-manifest", default=None,
+                        help="the manifest with one annotation per cell, served as iiif/manifest-cells.json")
     parser.add_argument("--layout", default=None, help="grid CSV of the grid stage, published as layout.csv")
     parser.add_argument("--published-layout", default=None,
                         help="where to keep a copy of the layout once the site is published (a stable build's input)")
@@ -260,6 +311,10 @@ def main(argv=None):
     parser.add_argument("--title", "-title", default="Image collection")
     parser.add_argument("--description", "-description", default="")
     parser.add_argument("--about", "-about", default="[]", help="JSON list of paragraphs for the about page")
+    parser.add_argument("--hotspots", default=None, help="hotspots.json of the hotspots stage")
+    parser.add_argument("--hotspot-members", default=None, help="hotspots.csv of the hotspots stage (id,hotspot)")
+    parser.add_argument("--arrangement", nargs=2, action="append", default=[], metavar=("NAME", "FOLDER"),
+                        help="another arrangement: its name and the folder of its grid.csv, groups.json, tiles/")
     args = parser.parse_args(argv)
 
     try:
@@ -273,8 +328,15 @@ def main(argv=None):
     output = Path(args.output)
     remove_leftovers(output)  # of the versions before the standby site
     standby = standby_folder(output)
+    hotspots = None
+    if args.hotspots:
+        with open(args.hotspot_members, newline="", encoding="utf-8") as handle:
+            members = {row["id"]: int(row["hotspot"]) for row in csv.DictReader(handle)}
+        hotspots = {"hotspots": json.loads(Path(args.hotspots).read_text(encoding="utf-8"))["hotspots"],
+                    "members": members}
+    arrangements = [{"name": name, "folder": folder} for name, folder in args.arrangement]
     assemble(standby, args.viewer, args.tiles, args.cells, items, collection, args.manifest, neighbours,
-             args.chunk_size, args.layout)
+             args.chunk_size, args.layout, args.annotated_manifest, hotspots, arrangements)
     kept, changed = keep_unchanged(standby, output)
     files, size = folder_summary(standby)
     summary = {"site": str(output), "items": len(items["id"]), "files": files, "bytes": size}

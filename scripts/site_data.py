@@ -87,6 +87,63 @@ def write_site_data(folder: str | Path, items: dict, cols: int, neighbours: dict
     return entry
 
 
+def write_facets(folder: Path, facets: list[dict]) -> list[dict]:
+    """facets/ files of the metadata stage's facets (items in position order) and their collection.json entries:
+    a `values` facet as the subjects are (Uint8 counts per item, then Uint8 or Uint16 value ids item after
+    item), a `number` facet as one Float32 per item (NaN: unknown)."""
+    entries = []
+    for facet in facets:
+        (folder / "facets").mkdir(exist_ok=True)
+        entry = {"name": facet["name"], "label": facet["label"], "kind": facet["kind"]}
+        if facet["kind"] == "number":
+            numbers = np.array([np.nan if value is None else value for value in facet["items"]], dtype="<f4")
+            numbers.tofile(folder / "facets" / f"{facet['name']}.bin")
+            known = numbers[~np.isnan(numbers)]
+            entry.update(file=f"data/facets/{facet['name']}.bin", min=float(known.min()) if known.size else None,
+                         max=float(known.max()) if known.size else None)
+        else:
+            lists = facet["items"]
+            counts = np.array([len(values) for values in lists], dtype=np.int64)
+            if counts.size and counts.max() > 255:
+                raise PipelineError(f"facet {facet['label']}: an item has {counts.max()} values; at most 255")
+            id_type = "<u1" if len(facet["values"]) <= 256 else "<u2"
+            if len(facet["values"]) > 65536:
+                raise PipelineError(f"facet {facet['label']} has {len(facet['values'])} values; at most 65,536")
+            counts.astype("<u1").tofile(folder / "facets" / f"{facet['name']}-counts.bin")
+            np.fromiter((v for values in lists for v in values), dtype=np.int64, count=int(counts.sum())).astype(
+                id_type).tofile(folder / "facets" / f"{facet['name']}-ids.bin")
+            entry.update(values=facet["values"], counts=facet["counts"], valueIdBytes=1 if id_type == "<u1" else 2,
+                         files={"counts": f"data/facets/{facet['name']}-counts.bin",
+                                "ids": f"data/facets/{facet['name']}-ids.bin"})
+        entries.append(entry)
+    return entries
+
+
+def write_hotspots(folder: Path, ids: list[str], hotspots: list[dict], members: dict[str, int]) -> list[dict]:
+    """hotspots.bin (Uint16 per item position: 0 in none, h + 1 in hotspot h) and the collection.json list
+    (the hotspots stage's, representative ids turned into positions; a hotspot whose members all left the
+    site is dropped, the others keep their numbers)."""
+    if len(hotspots) > 65534:
+        raise PipelineError(f"{len(hotspots)} hotspots; the viewer takes at most 65,534")
+    position = {key: index for index, key in enumerate(ids)}
+    column = np.array([members.get(key, -1) + 1 for key in ids], dtype="<u2")
+    column.tofile(folder / "hotspots.bin")
+    sizes = np.bincount(column, minlength=len(hotspots) + 1)
+    return [{"label": spot["label"], "autoLabel": spot["autoLabel"], "terms": spot["terms"],
+             "size": int(sizes[number + 1]), "representative": position.get(spot["representative"], -1),
+             "key": spot["representative"], "box": spot["box"]}
+            for number, spot in enumerate(hotspots)]
+
+
+def write_arrangement_cells(path: Path, ids: list[str], cells: dict[str, int]) -> None:
+    """An arrangement's Uint32 cell (row·cols+col on its own grid) per item position; every item must be placed."""
+    missing = [key for key in ids if key not in cells]
+    if missing:
+        raise PipelineError(f"an arrangement lacks {len(missing)} item(s), e.g. {missing[0]!r}: rebuild it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.array([cells[key] for key in ids], dtype="<u4").tofile(path)
+
+
 def write_neighbour_chunks(folder: Path, ids: list[str], neighbours: dict, chunk_size: int) -> int:
     """neighbours/NNNNN.json: {"start", "neighbours": [[positions, nearest first], ...]} per chunk of items;
     returns how many each item lists at most (the neighbours stage's k)."""

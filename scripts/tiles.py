@@ -12,9 +12,10 @@ down and cutting tiles as soon as their rows are complete. Memory stays at a few
 Each level's tiles are written as
 - Deep Zoom, as OpenSeadragon reads it: ``mosaic.dzi`` + ``mosaic_files/<level>/<col>_<row>.<format>``
   (tiles overlap their neighbours by ``overlap`` pixels);
-- IIIF Image API 3 level 0, static files (unless turned off): ``iiif/info.json`` and
-  ``iiif/<x,y,w,h>/<w,h>/0/default.<format>``, every tile also under the ``w,`` size spelling that
-  Image API 2 clients request (a hard link), and whole-image sizes under ``iiif/full/``;
+- IIIF Image API 3 level 0 (unless turned off): ``iiif/info.json`` and each tile without overlap once, in
+  a flat store that the site lays out under the names clients ask for (see iiif_layout.py):
+  ``iiif/<scale factor>/<col>_<row>.<format>`` and whole-image sizes as ``iiif/full/<w>,<h>.<format>``.
+  With no overlap a Deep Zoom tile is its IIIF tile: one file, two names (a hard link);
 plus ``preview.jpg`` (the whole mosaic at most 1,024 pixels wide) and ``tiles_report.csv`` (cells that
 could not be read and got a placeholder); the geometry the later stages need goes to ``mosaic.json``
 beside the folder.
@@ -38,6 +39,7 @@ import pandas as pd
 from PIL import Image
 from tqdm import tqdm
 
+import iiif_layout
 from common import (
     CELL_FORMAT,
     PipelineError,
@@ -86,6 +88,7 @@ class TileSink:
         self.limit = 8 * max(1, threads)
         self.count = 0
         self.folders: set[Path] = set()  # made already: one mkdir per folder, not per tile
+        self.preview_size: tuple[int, int] | None = None
 
     def _save(self, pixels: np.ndarray, path: Path, links: list[Path]) -> None:
         for target in (path, *links):
@@ -113,27 +116,31 @@ class TileSink:
             x0, x1 = col * tile, min(level_width, (col + 1) * tile)
             top, bottom = max(0, y0 - overlap), min(level_height, y1 + overlap)
             start, stop = max(0, x0 - overlap), min(level_width, x1 + overlap)
-            self._submit(strip[top - strip_top:bottom - strip_top, start - left:stop - left],
-                         folder / f"{col}_{row}.{self.format}")
-            if self.iiif and self._iiif_scale(level) is not None:
-                paths = iiif_tile_paths(self.out_dir / "iiif", self.width, self.height, self._iiif_scale(level),
-                                        x0, y0, x1 - x0, y1 - y0, self.format)
-                self._submit(strip[y0 - strip_top:y1 - strip_top, x0 - left:x1 - left], paths[0], paths[1:])
+            path = folder / f"{col}_{row}.{self.format}"
+            scale = self._iiif_scale(level) if self.iiif else None
+            flat = None if scale is None else self.out_dir / "iiif" / iiif_layout.flat_tile(scale, col, row,
+                                                                                            self.format)
+            if flat is not None and not overlap:  # the same pixels: one file under both names
+                self._submit(strip[top - strip_top:bottom - strip_top, start - left:stop - left], path, [flat])
+                continue
+            self._submit(strip[top - strip_top:bottom - strip_top, start - left:stop - left], path)
+            if flat is not None:
+                self._submit(strip[y0 - strip_top:y1 - strip_top, x0 - left:x1 - left], flat)
 
     def _iiif_scale(self, level: int) -> int | None:
         """The IIIF scale factor of a level, or None below the level that fits one tile (those are `sizes`)."""
         scale = 2 ** (self.top - level)
-        return scale if scale in iiif_scale_factors(self.width, self.height, self.tile) else None
+        return scale if scale in iiif_layout.scale_factors(self.width, self.height, self.tile) else None
 
     def whole_level(self, level: int, pixels: np.ndarray) -> None:
         """A small level as one image: IIIF `sizes` entry, and preview.jpg for the largest of them."""
         height, width = pixels.shape[:2]
         one_tile = width <= self.tile and height <= self.tile and self._iiif_scale(level) is not None
-        if self.iiif and not one_tile:  # a level of one tile already has its `full` paths
-            paths = iiif_size_paths(self.out_dir / "iiif", self.width, self.height, width, height, self.format)
-            self._submit(pixels, paths[0], paths[1:])
-        if max(width, height) <= PREVIEW_SIZE and not (self.out_dir / "preview.jpg").exists():  # the largest
+        if self.iiif and not one_tile:  # a level of one tile already has its `full` names
+            self._submit(pixels, self.out_dir / "iiif" / iiif_layout.flat_size(width, height, self.format))
+        if max(width, height) <= PREVIEW_SIZE and self.preview_size is None:  # the largest
             Image.fromarray(pixels).save(self.out_dir / "preview.jpg", quality=85)
+            self.preview_size = (width, height)
 
     def close(self) -> None:
         while self.pending:
@@ -205,31 +212,6 @@ def halve(rows: np.ndarray) -> np.ndarray:
                            for start in range(0, len(rows), HALVING_ROWS)])
 
 
-def iiif_scale_factors(width: int, height: int, tile: int) -> list[int]:
-    """Powers of two from full resolution down to the first level that fits in one tile."""
-    factors = [1]
-    while math.ceil(width / factors[-1]) > tile or math.ceil(height / factors[-1]) > tile:
-        factors.append(factors[-1] * 2)
-    return factors
-
-
-def iiif_tile_paths(root: Path, width: int, height: int, scale: int, x: int, y: int, w: int, h: int,
-                    fmt: str) -> list[Path]:
-    """Every URL path under which a client may request this tile: x,y,w,h (or full) regions, w,h and w, sizes."""
-    region_w, region_h = min(w * scale, width - x * scale), min(h * scale, height - y * scale)
-    regions = [f"{x * scale},{y * scale},{region_w},{region_h}"]
-    if x == 0 and y == 0 and region_w == width and region_h == height:
-        regions.append("full")
-    sizes = [f"{w},{h}", f"{w},"] + (["max"] if (w, h) == (width, height) else [])
-    return [root / region / size / "0" / f"default.{fmt}" for region in regions for size in sizes]
-
-
-def iiif_size_paths(root: Path, width: int, height: int, w: int, h: int, fmt: str) -> list[Path]:
-    """URL paths of the whole image at w x h (an entry of info.json's `sizes`)."""
-    sizes = [f"{w},{h}", f"{w},"] + (["max"] if (w, h) == (width, height) else [])
-    return [root / "full" / size / "0" / f"default.{fmt}" for size in sizes]
-
-
 def iiif_info(base_url: str, width: int, height: int, tile: int, fmt: str) -> dict:
     """info.json of a level 0 IIIF Image API 3 service whose files lie at base_url."""
     sizes = []
@@ -240,7 +222,7 @@ def iiif_info(base_url: str, width: int, height: int, tile: int, fmt: str) -> di
         if level_w == 1 and level_h == 1:
             break
         level_w, level_h = math.ceil(level_w / 2), math.ceil(level_h / 2)
-    return {
+    info = {
         "@context": "http://iiif.io/api/image/3/context.json",
         "id": base_url.rstrip("/"),
         "type": "ImageService3",
@@ -249,9 +231,13 @@ def iiif_info(base_url: str, width: int, height: int, tile: int, fmt: str) -> di
         "width": width,
         "height": height,
         "sizes": sorted(sizes, key=lambda size: size["width"]),
-        "tiles": [{"width": tile, "height": tile, "scaleFactors": iiif_scale_factors(width, height, tile)}],
+        "tiles": [{"width": tile, "height": tile, "scaleFactors": iiif_layout.scale_factors(width, height, tile)}],
         "preferredFormats": [fmt],
     }
+    largest = info["sizes"][-1]
+    if (largest["width"], largest["height"]) != (width, height):  # `max` is the largest whole image written
+        info["maxWidth"], info["maxHeight"] = largest["width"], largest["height"]
+    return info
 
 
 def load_cell(path: Path | None, size: int):
@@ -403,7 +389,8 @@ def write_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, cell
                         pyramid_settings(cols, rows, cell_size, tile, overlap, tile_format, quality, background,
                                          iiif_base))
     return {"dzi": f"{DZI_NAME}.dzi", "iiif": "iiif/info.json" if iiif_base is not None else None,
-            "preview": "preview.jpg", "width": width, "height": height, "cols": cols, "rows": rows,
+            "preview": "preview.jpg", "previewSize": list(sink.preview_size), "width": width, "height": height,
+            "cols": cols, "rows": rows,
             "cellSize": cell_size, "tiles": band_tiles + sink.count, "placeholders": len(failures)}
 
 
@@ -574,12 +561,12 @@ def update_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, pre
             for row, col in zip(*np.nonzero(~touched), strict=True):
                 name = f"{col}_{row}.{tile_format}"
                 links.append((old_dir / str(old_level) / name, tiles_dir / str(level) / name))
-                if iiif_base is not None and sink._iiif_scale(level) is not None:
+                if iiif_base is not None and sink._iiif_scale(level) is not None:  # from the site's IIIF names
                     x0, y0 = col * tile, row * tile
                     w, h = min(level_width, x0 + tile) - x0, min(level_height, y0 + tile) - y0
-                    links += zip(iiif_tile_paths(old_tiles / "iiif", width, height, scale, x0, y0, w, h, tile_format),
-                                 iiif_tile_paths(out_dir / "iiif", width, height, scale, x0, y0, w, h, tile_format),
-                                 strict=True)
+                    served = iiif_layout.tile_names(width, height, scale, x0, y0, w, h)[0]
+                    links.append((iiif_layout.served_file(old_tiles / "iiif", served, tile_format),
+                                  out_dir / "iiif" / iiif_layout.flat_tile(scale, col, row, tile_format)))
             link_files(links)
             reused += int((~touched).sum())
             for row, col in zip(*np.nonzero(touched), strict=True):
@@ -605,7 +592,8 @@ def update_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, pre
         sink.close()
     _write_descriptions(out_dir, width, height, tile, overlap, tile_format, iiif_base, failures, settings)
     return {"dzi": f"{DZI_NAME}.dzi", "iiif": "iiif/info.json" if iiif_base is not None else None,
-            "preview": "preview.jpg", "width": width, "height": height, "cols": cols, "rows": rows,
+            "preview": "preview.jpg", "previewSize": list(sink.preview_size), "width": width, "height": height,
+            "cols": cols, "rows": rows,
             "cellSize": cell_size, "tiles": sink.count + reused, "placeholders": len(failures),
             "changed": {"cells": int(changed.sum()), "tilesRendered": rendered, "tilesReused": reused,
                         "deepestLevel": deepest}}

@@ -9,6 +9,7 @@ it uses the standard library, PyYAML and jsonschema only.
 from __future__ import annotations
 
 import copy
+import csv
 import os
 import sys
 from pathlib import Path
@@ -72,8 +73,40 @@ def fill_defaults(config: dict, schema: dict) -> None:
             fill_defaults(config[key], spec)
 
 
+def source_folder(config: dict) -> str:
+    """Where the IIIF rules write the collection they fetch: pictures, items and subjects CSVs, rejected.csv."""
+    return f"results/{config.get('collection', {}).get('name', '')}/source"
+
+
+SOURCE_SETS = (("images", None), ("metadata", "items"), ("metadata", "subjects"), ("metadata", "preset"))
+
+
+def apply_source(config: dict) -> None:
+    """With source.iiif, point images and the metadata CSVs at what the IIIF rules write, in place: the user
+    sets neither (one source of truth), and every later stage reads them as it reads a folder and its CSVs."""
+    source = config.get("source")
+    if not isinstance(source, dict):
+        return
+    if config.get("demo"):
+        raise PipelineError("config has both demo and source: leave the demo section out to build from IIIF")
+    given = [f"{section}.{key}" if key else section for section, key in SOURCE_SETS
+             if (config.get(section) if key is None else isinstance(config.get(section), dict)
+                 and key in config[section])]
+    if given:
+        raise PipelineError(f"source.iiif sets {', '.join(given)}: leave them out of the config (the pictures and "
+                            "their records are fetched from IIIF into results/<name>/source/)")
+    folder = source_folder(config)
+    config["images"] = f"{folder}/images/*/*.jpg"
+    metadata = config.setdefault("metadata", {})
+    if isinstance(metadata, dict):
+        metadata.update(items=f"{folder}/items.csv", subjects=f"{folder}/subjects.csv", preset="original")
+        metadata["columns"] = {"description": "description", "rights": "rights", **metadata.get("columns", {})}
+
+
 def check(config: dict, schema_path: str | os.PathLike) -> None:
-    """Raise PipelineError listing every problem in `config`; else fill in the schema's defaults, in place."""
+    """Raise PipelineError listing every problem in `config`; else fill in the schema's defaults, in place.
+    A source section first sets the keys it stands for (apply_source)."""
+    apply_source(config)
     schema = load_schema(schema_path)
     problems = schema_problems(config, schema)
     if problems:
@@ -87,9 +120,12 @@ def planned_images(config: dict) -> list[tuple]:
 
     For a real collection: the files the glob matches now, with size and modification time (see
     images.scan_images), so a changed listing is seen before anything runs. For the demo, whose
-    pictures are made by the workflow itself: the ids and paths it will make.
+    pictures are made by the workflow itself: the ids and paths it will make. For a IIIF source: none
+    (its pictures are known once fetched; the listing then reruns because the fetched records changed).
     """
     demo = config.get("demo")
+    if config.get("source"):  # fetched by the workflow itself: listed once they are (rule image_shard)
+        return []
     if demo:
         import demo_collection
 
@@ -105,10 +141,15 @@ def planned_images(config: dict) -> list[tuple]:
     return [*rows, *excluded]
 
 
+def planned_image_count(planned: list[tuple]) -> int:
+    """The images among planned_images' rows; the excluded files are its (id, path, reason) rows."""
+    return sum(1 for row in planned if len(row) != 3)
+
+
 def check_metadata_files(config: dict) -> None:
     """The metadata CSVs must exist before anything runs (the demo makes its own), like the images:
     a missing or renamed one is named at once, not found after features and t-SNE have run."""
-    if config.get("demo"):
+    if config.get("demo") or config.get("source"):
         return
     for key in ("items", "subjects"):
         path = config["metadata"].get(key)
@@ -135,6 +176,42 @@ def check_grid(config: dict, count: int) -> None:
         resolve_grid_size(config["grid"]["size"], count, config["grid"].get("aspect", 1.0))
     except PipelineError as error:
         raise PipelineError(f"grid.size: {error}") from None
+
+
+IIIF_AUTO_LIMIT = 200_000
+
+
+def iiif_wanted(setting: bool | str, image_count: int | None) -> bool:
+    """tiles.iiif resolved: `auto` writes the IIIF files up to IIIF_AUTO_LIMIT images. Static level 0 names
+    every tile under about five folders of its own (region, sizes, rotation): 6.7 million folders at a
+    million images, made again in the site and kept in its standby, more than many disks have inodes for
+    and about nine minutes of making folders here. Above the limit the Deep Zoom pyramid (the viewer's)
+    is written alone; an image server (a IIIF level 1 server reading the pyramid) is the tool at that size.
+    With no count (a cluster job planned before the images were listed) the setting reads as on."""
+    if setting == "auto":
+        return image_count is None or image_count <= IIIF_AUTO_LIMIT
+    return bool(setting)
+
+
+ARRANGEMENTS_AUTO_LIMIT = 200_000
+
+
+def arrangements_wanted(setting: list[str] | str, image_count: int | None) -> list[str]:
+    """arrangements resolved: `auto` is date and subject up to ARRANGEMENTS_AUTO_LIMIT images (each costs about
+    one tiles stage: seconds at 13,000, a quarter of an hour at a million here), none above."""
+    if setting == "auto":
+        return ["date", "subject"] if image_count is None or image_count <= ARRANGEMENTS_AUTO_LIMIT else []
+    return list(setting)
+
+
+def listed_image_count(images_csv) -> int | None:
+    """The images that images.csv lists (excluded files left out), or None when it is not there yet: how a
+    cluster job, which does not list the collection itself, counts the images as planning did."""
+    try:
+        with open(images_csv, newline="", encoding="utf-8") as handle:
+            return sum(1 for row in csv.DictReader(handle) if not row.get("excluded"))
+    except FileNotFoundError:
+        return None
 
 
 def forget_lost_site(receipt: Path, page: Path) -> None:

@@ -11,7 +11,7 @@ def client_requests(info):
 
     Tiles as OpenSeadragon asks for them (x,y,w,h region, or `full` when one tile covers the image;
     sizes as `w,h`, the Image API 3 form, and `w,` as Image API 2 clients spell it; `max` for full
-    size); whole images from `sizes` at `full/w,h` and `full/w,`.
+    size); whole images from `sizes` at `full/w,h` and `full/w,`; and `full/max`.
     """
     width, height = info["width"], info["height"]
     wanted = {}
@@ -33,6 +33,8 @@ def client_requests(info):
         w, h = size["width"], size["height"]
         for spelling in (f"{w},{h}", f"{w},"):
             wanted[f"full/{spelling}/0/default"] = (w, h)
+    # Level 0 must answer `max`: the full size, or within the declared maxWidth and maxHeight.
+    wanted["full/max/0/default"] = (info.get("maxWidth", width), info.get("maxHeight", height))
     return wanted
 
 

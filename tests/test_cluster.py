@@ -23,8 +23,9 @@ pytestmark = [pytest.mark.workflow, pytest.mark.cluster]
 # share the node's two cores).
 SHARDED = {"features": {"shards": 2}, "mosaic": {"shards": 2}, "jobs": 1}
 # Jobs that must have run through SLURM: every rule but the local ones (demo_collection, image_shard, images,
-# manifest, site); metadata, quality and neighbours share one job (group annotate).
-CLUSTER_JOBS = {"extract": 2, "features": 1, "embedding": 1, "grid": 1, "mosaic": 2, "tiles": 1, "annotate": 1}
+# arrangement, manifest, site); metadata, quality, neighbours and hotspots share one job (group annotate).
+CLUSTER_JOBS = {"extract": 2, "features": 1, "embedding": 1, "grid": 1, "mosaic": 2, "tiles": 1, "arrangement_tiles": 2,
+                "annotate": 1}
 
 
 @pytest.fixture(scope="module")

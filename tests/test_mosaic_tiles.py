@@ -1,11 +1,13 @@
 import json
 import os
+import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
+import iiif_layout
 import mosaic
 import tiles
 from common import PipelineError
@@ -118,21 +120,64 @@ def test_iiif_level0_service_answers_every_request_a_client_can_make(tmp_path, t
     grid_table, _ = colour_cells(tmp_path, count=cols * rows - 2, cols=cols, rows=rows)
     tiles.write_pyramid(grid_table, cols, rows, tmp_path / "cells", tmp_path / "out", 32, tile_size, 1,
                         iiif_base="https://example.org/site/tiles/iiif", progress=False)
-    info, requests = check_service(tmp_path / "out" / "iiif")
+    store = tmp_path / "out" / "iiif"  # flat: info.json, a folder per scale factor and one of sizes
+    assert all(path.parent == store or path.parent.parent == store for path in store.rglob("*"))
+    iiif_layout.lay_out(store, tmp_path / "served")
+    info, requests = check_service(tmp_path / "served")
     assert info["id"] == "https://example.org/site/tiles/iiif"
     assert (info["width"], info["height"]) == (cols * 32, rows * 32)
     assert any(path.endswith(",/0/default") for path in requests)  # the Image API 2 `w,` spelling is there
     check_pyramid(tmp_path / "out" / "mosaic.dzi")  # the Deep Zoom pyramid from the same pass
 
 
-def test_iiif_tiles_hold_the_same_pixels_as_the_deep_zoom_level(tmp_path):
+@pytest.mark.parametrize("overlap", [0, 1])
+def test_iiif_tiles_hold_the_same_pixels_as_the_deep_zoom_level(tmp_path, overlap):
     grid_table, _ = colour_cells(tmp_path, cols=4, rows=3)
-    tiles.write_pyramid(grid_table, 4, 3, tmp_path / "cells", tmp_path / "out", 32, 32, 0,
+    tiles.write_pyramid(grid_table, 4, 3, tmp_path / "cells", tmp_path / "out", 32, 32, overlap,
                         iiif_base="http://127.0.0.1:8080/tiles/iiif", progress=False)
+    iiif_layout.lay_out(tmp_path / "out" / "iiif", tmp_path / "served")
     deepest = max(int(p.name) for p in (tmp_path / "out" / "mosaic_files").iterdir())
-    with Image.open(tmp_path / "out" / "mosaic_files" / str(deepest) / "2_1.jpg") as dz, \
-            Image.open(tmp_path / "out" / "iiif" / "64,32,32,32" / "32,32" / "0" / "default.jpg") as iiif:
-        assert np.abs(np.asarray(dz, dtype=int) - np.asarray(iiif, dtype=int)).max() <= 2
+    dz = tmp_path / "out" / "mosaic_files" / str(deepest) / "2_1.jpg"
+    iiif = tmp_path / "served" / "64,32,32,32" / "32,32" / "0" / "default.jpg"
+    assert os.path.samefile(iiif, tmp_path / "out" / "iiif" / "1" / "2_1.jpg")
+    assert os.path.samefile(dz, iiif) == (overlap == 0)  # without overlap, one file under both names
+    with Image.open(iiif) as served:
+        core = np.asarray(served, dtype=int)
+    with Image.open(dz) as deep_zoom:
+        core_dz = np.asarray(deep_zoom, dtype=int)[overlap:overlap + 32, overlap:overlap + 32]
+    # The same pixels, each through its own JPEG encoding: with an overlap the Deep Zoom tile's edge pixels
+    # share their colour samples (4:2:0) with the neighbouring cell's border, so its inside is compared.
+    assert np.abs(core_dz - core)[2:-2, 2:-2].mean() < 2
+
+
+def test_a_served_iiif_folder_is_brought_up_to_date_in_place(tmp_path):
+    """iiif_layout.lay_out over the layout of an older store (the site's standby): unchanged names keep
+    their file and folders, changed ones point at the new file, names gone from the store are removed."""
+    from iiif_check import check_service
+
+    grid_table, _ = colour_cells(tmp_path, cols=4, rows=3)
+    settings = {"iiif_base": "http://127.0.0.1:8080/tiles/iiif", "progress": False}
+    tiles.write_pyramid(grid_table, 4, 3, tmp_path / "cells", tmp_path / "old", 32, 32, 1, **settings)
+    served = tmp_path / "served"
+    linked = iiif_layout.lay_out(tmp_path / "old" / "iiif", served)
+    unchanged = served / "0,0,32,32" / "32,32" / "0" / "default.jpg"
+    (served / "stale,0,1,1" / "1," / "0").mkdir(parents=True)
+    (served / "0,0,32,32" / "7,").mkdir()
+    # The new store: the same tiles but one, which is drawn anew, and a grid one column wider.
+    store = tmp_path / "new" / "iiif"
+    shutil.copytree(tmp_path / "old" / "iiif", store, copy_function=os.link)
+    (store / "1" / "1_0.jpg").unlink()
+    Image.new("RGB", (32, 32), (1, 2, 3)).save(store / "1" / "1_0.jpg")
+    before = unchanged.stat()
+    assert iiif_layout.lay_out(store, served) == 2  # the new tile's two size names; nothing else changed
+    assert unchanged.stat().st_ino == before.st_ino and unchanged.stat().st_ctime_ns == before.st_ctime_ns
+    assert os.path.samefile(served / "32,0,32,32" / "32," / "0" / "default.jpg", store / "1" / "1_0.jpg")
+    assert not (served / "stale,0,1,1").exists() and not (served / "0,0,32,32" / "7,").exists()
+    check_service(served)
+    fresh = tmp_path / "fresh"
+    assert iiif_layout.lay_out(store, fresh) == linked
+    assert sorted(p.relative_to(fresh) for p in fresh.rglob("*")) == sorted(p.relative_to(served)
+                                                                          for p in served.rglob("*"))
 
 
 def test_preview_is_the_whole_mosaic_small(tmp_path):
@@ -169,7 +214,7 @@ def test_a_failing_tiles_run_leaves_the_previous_output_whole(tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".t-")]  # no half-written folder left
 
 
-def test_manifest_is_valid_presentation_3_with_one_annotation_per_cell(tmp_path):
+def test_manifest_is_lean_valid_presentation_3_and_the_annotated_one_has_one_annotation_per_cell(tmp_path):
     from iiif_prezi3 import Manifest
 
     import manifest
@@ -183,26 +228,41 @@ def test_manifest_is_valid_presentation_3_with_one_annotation_per_cell(tmp_path)
              "url": ["https://example.org/record/1"] + [""] * (len(ids) - 1)}
     (tmp_path / "items.json").write_text(json.dumps(items))
     manifest.main(["-tiles", str(tmp_path / "t"), "-items", str(tmp_path / "items.json"),
-                   "-url", "https://example.org/m/", "-out", str(tmp_path / "manifest.json"), "-title", "Mosaic"])
-    data = json.loads((tmp_path / "manifest.json").read_text())
-    Manifest.model_validate(data)  # the IIIF community's Presentation 3 model
-    assert data["@context"] == "http://iiif.io/api/presentation/3/context.json"
-    assert data["id"] == "https://example.org/m/iiif/manifest.json"
-    canvas = data["items"][0]
-    assert (canvas["width"], canvas["height"]) == (128, 96)
-    painting = canvas["items"][0]["items"][0]
-    assert painting["motivation"] == "painting" and painting["target"] == canvas["id"]
-    assert painting["body"]["service"][0] == {"id": "https://example.org/m/tiles/iiif", "type": "ImageService3",
-                                              "profile": "level0"}
+                   "-url", "https://example.org/m/", "-out", str(tmp_path / "manifest.json"), "-title", "Mosaic",
+                   "--annotated", str(tmp_path / "manifest-cells.json"), "--language", "en"])
+    info = json.loads((tmp_path / "t" / "iiif" / "info.json").read_text())
+    for name, annotated in (("manifest", False), ("manifest-cells", True)):
+        data = json.loads((tmp_path / f"{name}.json").read_text())
+        Manifest.model_validate(data)  # the IIIF community's Presentation 3 model
+        assert data["@context"] == "http://iiif.io/api/presentation/3/context.json"
+        assert data["id"] == f"https://example.org/m/iiif/{name}.json"
+        assert data["label"] == {"en": ["Mosaic"]}
+        canvas = data["items"][0]
+        assert (canvas["width"], canvas["height"]) == (128, 96)
+        painting = canvas["items"][0]["items"][0]
+        assert painting["motivation"] == "painting" and painting["target"] == canvas["id"]
+        service = painting["body"]["service"][0]  # described in full: a viewer needs no info.json to start
+        assert service == {"id": "https://example.org/m/tiles/iiif", "type": "ImageService3", "profile": "level0",
+                           **{key: info[key] for key in ("width", "height", "sizes", "tiles")}}
+        # The thumbnail is a file of its own (preview.jpg), not the body's whole-image URL at another size.
+        assert data["thumbnail"] == [{"id": "https://example.org/m/preview.jpg", "type": "Image",
+                                      "format": "image/jpeg", "width": 128, "height": 96}]
+        assert ("annotations" in canvas) == annotated
     cells = canvas["annotations"][0]["items"]
     assert len(cells) == len(ids)
     first = cells[0]
     col, row = items["col"][0], items["row"][0]
     assert first["target"] == f"{canvas['id']}#xywh={col * 32},{row * 32},32,32"
     assert first["body"][0]["value"] == "<img src=x onerror=alert(1)>"  # verbatim text, format text/plain
-    assert first["body"][0]["format"] == "text/plain"
+    assert first["body"][0]["format"] == "text/plain" and first["body"][0]["language"] == "en"
     assert first["body"][1]["id"] == "https://example.org/record/1"
     assert len(cells[1]["body"]) == 1  # no record link where the CSV has none
+    # Without a language the texts are marked as of none, and a text body carries no language at all.
+    manifest.main(["-tiles", str(tmp_path / "t"), "-items", str(tmp_path / "items.json"), "-url", "https://example.org/m/",
+                   "-out", str(tmp_path / "plain.json"), "--annotated", str(tmp_path / "plain-cells.json")])
+    plain = json.loads((tmp_path / "plain-cells.json").read_text())
+    assert plain["label"] == {"none": ["Image collection"]}
+    assert "language" not in plain["items"][0]["annotations"][0]["items"][0]["body"][0]
 
 
 def test_cells_honour_exif_orientation(tmp_path):
@@ -226,7 +286,7 @@ def test_tile_formats(tmp_path, tile_format):
                         iiif_base="http://127.0.0.1:8080/tiles/iiif", progress=False)
     info, _ = check_pyramid(tmp_path / "out" / "mosaic.dzi")
     assert info["format"] == tile_format
-    with Image.open(next((tmp_path / "out" / "iiif" / "full").rglob(f"default.{tile_format}"))) as image:
+    with Image.open(next((tmp_path / "out" / "iiif" / "full").glob(f"*.{tile_format}"))) as image:
         assert image.format == {"png": "PNG", "webp": "WEBP"}[tile_format]
 
 
@@ -276,7 +336,8 @@ def test_bands_written_by_worker_processes_give_exactly_the_whole_mosaic_pyramid
                                           err_msg=f"level {level} tile {c}_{r}")
     from iiif_check import check_service
 
-    check_service(tmp_path / "out" / "iiif")  # the IIIF files of the bands are complete too
+    iiif_layout.lay_out(tmp_path / "out" / "iiif", tmp_path / "served")
+    check_service(tmp_path / "served")  # the IIIF files of the bands are complete too
 
 
 @pytest.mark.parametrize("start", ["fork", "spawn"])  # spawn: where the system cannot fork (Windows)
@@ -341,11 +402,12 @@ def test_cells_of_shards_are_gathered_by_id_and_a_clash_or_missing_folder_is_an_
 
 
 def publish(folder, grid_path, tiles_dir, cells_dir):
-    """What the site stage publishes and a later build's tiles stage reads: layout.csv, tiles/, thumbs/."""
-    import shutil
-
+    """What the site stage publishes and a later build's tiles stage reads: layout.csv, tiles/ (IIIF laid out
+    under its served names), thumbs/."""
     folder.mkdir()
-    shutil.copytree(tiles_dir, folder / "tiles", copy_function=os.link)
+    shutil.copytree(tiles_dir, folder / "tiles", copy_function=os.link, ignore=shutil.ignore_patterns("iiif"))
+    if (tiles_dir / "iiif").is_dir():
+        iiif_layout.lay_out(tiles_dir / "iiif", folder / "tiles" / "iiif")
     shutil.copytree(cells_dir, folder / "thumbs", copy_function=os.link)
     shutil.copy2(grid_path, folder / "layout.csv")
     return folder
@@ -400,14 +462,17 @@ def test_an_update_reuses_the_tiles_of_unchanged_cells_untouched_and_renders_the
         if old in before and os.path.samefile(old, new):  # reused: the very file, its time unchanged
             assert new.stat().st_mtime_ns == before[old]
             reused += 1
-        full_size_iiif = path.parts[0] == "iiif" and path.parts[1].count(",") == 3 and \
-            path.parts[1].split(",")[2] == path.parts[2].split(",")[0]
+        full_size_iiif = path.parts[:2] == ("iiif", "1")
         if path.parts[:2] == ("mosaic_files", str(top)) or full_size_iiif:
             assert new.read_bytes() == fresh.read_bytes(), path  # the deepest level: exactly a fresh build's
         else:
             a, b = (np.asarray(Image.open(p).convert("RGB"), float) for p in (new, fresh))
             assert 10 * np.log10(255 ** 2 / max(((a - b) ** 2).mean(), 1e-9)) > 25, path
     assert reused >= changed["tilesReused"] > 0
+    # The reused IIIF tiles are the site's served files (taken by their served names).
+    served = {(p.stat().st_dev, p.stat().st_ino) for p in (site / "tiles" / "iiif").rglob("default.jpg")}
+    store = [p.stat() for p in (tmp_path / "tiles1" / "iiif").glob("*/*.jpg")]
+    assert 0 < sum((s.st_dev, s.st_ino) in served for s in store) < len(store)
     # Other settings: nothing is reused.
     assert tiles.update_pyramid(grid1, cols1, rows1, tmp_path / "cells", tmp_path / "other", site,
                                 **{**settings, "overlap": 0}) is None

@@ -29,6 +29,9 @@ def test_dpq_over_blocks_of_rows_equals_dpq_over_all_at_once():
     whole = quality.dpq(features, cells)
     assert quality.dpq(features, cells, pairs_at_once=77 * 5) == pytest.approx(whole, rel=1e-12)  # 5 rows a block
     assert quality.dpq(features, cells, pairs_at_once=1) == pytest.approx(whole, rel=1e-12)  # one row a block
+    # Blocks computed by several threads are summed in their order: the very same figure.
+    assert quality.dpq(features, cells, pairs_at_once=77 * 5, threads=3) == \
+        quality.dpq(features, cells, pairs_at_once=77 * 5)
     assert quality.dpq(features[:1], cells[:1]) == 0.0
 
 
@@ -76,6 +79,13 @@ def test_measure_estimates_on_subsets_above_the_limit_and_says_so():
     assert result["dpq16"]["value"] > 0.9
     assert result["knn10_preservation"]["averaged_over_random_images"] == 100
     assert result["subjects"] is None
+    # The figures of stable additions: a group above the limit is measured on that many at random, too.
+    placed = np.where(np.arange(count) < 40, 1, 0)
+    additions = quality.measure(ids, features, None, cells, subset=150, queries=100, placed=placed)["additions"]
+    assert additions["fresh_layout"]["images"] == 360 and additions["latest"]["images"] == 40
+    assert additions["fresh_layout"]["averaged_over_random_images"] == 100
+    assert additions["latest"]["averaged_over_random_images"] is None
+    assert additions["fresh_layout"]["knn10_preservation_grid"] > 0.3
 
 
 def test_cli_writes_layout_quality_json(tmp_path):

@@ -25,12 +25,13 @@ pytestmark = pytest.mark.workflow
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {
     "collection": {"name": "tiny", "title": "Tiny test collection", "description": "Made by the tests.",
-                   "about": ["About <b>this</b> test."]},
+                   "about": ["About <b>this</b> test."], "language": "en"},
     "demo": {"folder": "data/demo", "per_source": 3},
     "images": "data/demo/images/*.jpg",
     "metadata": {"items": "data/demo/items.csv", "subjects": "data/demo/subjects.csv"},
     "features": {"pca": 16, "batch_size": 16},
     "embedding": {"iterations": 250},
+    "site": {"annotated_manifest": True},
     "jobs": 2,
 }
 
@@ -56,7 +57,12 @@ def rule_of(command: list[str]) -> str | None:
     script = next((Path(part).stem for part in command if part.endswith(".py") and "/scripts/" in part), None)
     if script == "images":
         return "images" if "--join" in command else "image_shard"
-    return script
+    if script == "iiif_source":
+        return next(rule for option, rule in (("--list", "iiif_manifests"), ("--fetch", "iiif_fetch"),
+                                              ("--join", "iiif_records")) if option in command)
+    if script == "tiles" and any("/arrangements/" in part for part in command):
+        return "arrangement_tiles"
+    return {"arrangements": "arrangement"}.get(script, script)
 
 
 def kill_first(workdir, rules: set[str], *args) -> str | None:
@@ -152,8 +158,11 @@ def test_site_folder_is_complete(built):
     check_pyramid(site / collection["tiles"]["dzi"])
     info, _ = check_service(site / "tiles" / "iiif")
     assert info["id"] == "http://127.0.0.1:8080/tiles/iiif"  # site.url's default: where npm start serves it
-    manifest = json.loads((site / "iiif" / "manifest.json").read_text())
-    assert len(manifest["items"][0]["annotations"][0]["items"]) == 42
+    manifest = json.loads((site / "iiif" / "manifest.json").read_text())  # lean: no annotations
+    assert "annotations" not in manifest["items"][0] and manifest["label"] == {"en": ["Tiny test collection"]}
+    assert manifest["thumbnail"][0]["id"] == "http://127.0.0.1:8080/preview.jpg"
+    annotated = json.loads((site / "iiif" / "manifest-cells.json").read_text())
+    assert len(annotated["items"][0]["annotations"][0]["items"]) == 42
     with Image.open(site / "preview.jpg") as preview:
         assert preview.size == (7 * 128, 6 * 128)  # within 1,024 pixels: the mosaic at full size
     items = read_site_data(site)  # the viewer's chunks and columns, put back together
@@ -169,6 +178,39 @@ def test_site_folder_is_complete(built):
     assert referenced, "index.html references no scripts or styles"
     for path in referenced:
         assert (site / path).is_file(), path
+
+
+def test_the_site_has_hotspots_and_the_pictures_by_date_and_by_subject(built):
+    """Hotspots and the other arrangements reach the site: every picture in one hotspot and in one cell of
+    each arrangement, whose pyramid is a valid Deep Zoom image of its grid; a group's box holds its pictures."""
+    workdir, _ = built
+    site = workdir / "results" / "tiny" / "site"
+    collection = json.loads((site / "data" / "collection.json").read_text())
+    spots = collection["hotspots"]
+    assert len(spots) == 24 and [spot["size"] for spot in spots] == sorted((s["size"] for s in spots), reverse=True)
+    membership = np.fromfile(site / "data" / "hotspots.bin", dtype="<u2")
+    assert len(membership) == 42 and membership.min() >= 1 and np.bincount(membership)[1:].tolist() == [
+        spot["size"] for spot in spots]
+    items = read_site_data(site)
+    for number, spot in enumerate(spots):
+        assert membership[spot["representative"]] == number + 1 and items["id"][spot["representative"]] == spot["key"]
+        assert spot["label"] and spot["label"] == spot["autoLabel"]
+    assert [arrangement["name"] for arrangement in collection["arrangements"]] == ["similarity", "date", "subject"]
+    for arrangement in collection["arrangements"][1:]:
+        info, _ = check_pyramid(site / arrangement["dzi"])
+        grid = arrangement["grid"]
+        assert (arrangement["width"], arrangement["height"]) == (grid["cols"] * 128, grid["rows"] * 128)
+        cells = np.fromfile(site / arrangement["cells"], dtype="<u4")
+        assert len(set(cells.tolist())) == 42 and cells.max() < grid["cols"] * grid["rows"]
+        assert sum(group["count"] for group in arrangement["groups"]) == 42
+        for group in arrangement["groups"]:
+            col0, row0, col1, row1 = group["box"]
+            inside = [(cell % grid["cols"], cell // grid["cols"]) for cell in cells.tolist()]
+            assert sum(col0 <= c <= col1 and row0 <= r <= row1 for c, r in inside) == group["count"], group
+    date = collection["arrangements"][1]
+    years = sorted({year // 10 * 10 for year in items["yearStart"] if year is not None})
+    assert [group["label"] for group in date["groups"]] == [f"{decade}s" for decade in years] + (
+        ["Undated"] if None in items["yearStart"] else [])
 
 
 def test_the_site_is_readable_by_another_user_and_publishes_nothing_private(built):
@@ -195,10 +237,14 @@ def test_rerun_does_nothing_and_a_new_tile_size_rebuilds_only_mosaic_tiles_and_s
     assert "Nothing to be done" in snakemake(workdir, "--configfile", str(config), "-n").stdout
     webp = write_config(workdir / "tiny-webp.yaml", {"tiles": {"format": "webp"}})
     plan = planned_jobs(snakemake(workdir, "--configfile", str(webp), "-n").stdout)
-    assert plan == {"tiles": 1, "manifest": 1, "site": 1, "all": 1}
+    assert plan == {"tiles": 1, "arrangement_tiles": 2, "manifest": 1, "site": 1, "all": 1}
+    # The default (auto) wrote IIIF for this small collection; turned off, the manifest leaves the plan.
+    without_iiif = write_config(workdir / "tiny-no-iiif.yaml", {"tiles": {"iiif": False}})
+    assert planned_jobs(snakemake(workdir, "--configfile", str(without_iiif), "-n").stdout) == {
+        "tiles": 1, "site": 1, "all": 1}
     bigger = write_config(workdir / "tiny64.yaml", {"tiles": {"size": 64}})
     plan = planned_jobs(snakemake(workdir, "--configfile", str(bigger), "-n").stdout)
-    assert plan == {"mosaic": 1, "tiles": 1, "manifest": 1, "site": 1, "all": 1}
+    assert plan == {"mosaic": 1, "tiles": 1, "arrangement_tiles": 2, "manifest": 1, "site": 1, "all": 1}
     snakemake(workdir, "--configfile", str(bigger))
     info, _ = check_pyramid(workdir / "results" / "tiny" / "tiles" / "mosaic.dzi")
     assert (info["width"], info["tile"]) == (7 * 64, 64)
@@ -368,16 +414,21 @@ def test_a_build_killed_in_any_rule_completes_on_the_next_run_with_every_image(t
     draw_picture(10).save(folder / "p10.jpg")
     # Each run goes on until a rule not yet killed starts, and that job is killed: every rule is killed once.
     rules = {"image_shard", "images", "extract", "features", "embedding", "grid", "mosaic", "tiles", "metadata",
-             "quality", "neighbours", "manifest", "site"}
+             "quality", "neighbours", "hotspots", "arrangement", "arrangement_tiles", "manifest", "site"}
     remaining = set(rules)
     site = tmp_path / "results" / "kill" / "site"
     while remaining:
         killed = kill_first(tmp_path, remaining, "--cores", "1", "--configfile", str(tmp_path / "kill.yaml"))
         assert killed is not None, f"{sorted(remaining)} never ran"
         remaining.discard(killed)
-        # Meanwhile the published site stays whole: the old one until a new one is complete.
+        # Meanwhile the published site stays whole, the old one until a new one is complete, and readable by
+        # a web server running as another user (every file readable, every folder searchable by others).
         assert len(read_site_data(site)["id"]) in (10, 11), killed
         assert (site / "index.html").is_file() and (site / "tiles" / "mosaic.dzi").is_file(), killed
+        assert (site / "arrangements" / "date" / "tiles" / "mosaic.dzi").is_file(), killed
+        unreadable = [path for path in [site, *site.rglob("*")]
+                      if not path.stat().st_mode & (0o005 if path.is_dir() else 0o004)]
+        assert not unreadable, (killed, unreadable[:3])
     snakemake(tmp_path, "--configfile", str(tmp_path / "kill.yaml"))
     out = tmp_path / "results" / "kill"
     everyone = {f"p{seed}" for seed in range(11)}
@@ -481,3 +532,111 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     # A fresh rebuild: one setting.
     plan = planned_jobs(snakemake(tmp_path, "--configfile", str(tmp_path / "fresh.yaml"), "-n").stdout)
     assert plan["embedding"] == 1 and plan["grid"] == 1
+
+
+def serve_folder(folder: Path):
+    """A static server of `folder` on 127.0.0.1 (a free port), in a thread; returns (server, base URL, hits)."""
+    import functools
+    import threading
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            hits.append(self.path)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(folder)))
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}", hits
+
+
+def test_a_collection_read_back_from_iiif_manifests_of_a_published_site(built, tmp_path):
+    """The round trip: the tiny site served on 127.0.0.1 as a museum would publish it, one manifest per picture
+    (Presentation 3 and 2.1 alternately, gathered in a collection) showing the site's cell picture with the
+    catalogue's title, date and subjects; a second collection built from that collection URL has every picture
+    with the same titles, dates and subjects. A rerun downloads nothing; a manifest added to the list fetches
+    only itself and its picture."""
+    from iiif_prezi3 import Manifest
+
+    workdir, _ = built
+    site = workdir / "results" / "tiny" / "site"
+    published = tmp_path / "museum"
+    published.mkdir()
+    (published / "site").symlink_to(site)
+    server, base, hits = serve_folder(published)
+    try:
+        records = pd.read_csv(workdir / "data" / "demo" / "items.csv", dtype=str).fillna("")
+        subjects = pd.read_csv(workdir / "data" / "demo" / "subjects.csv", dtype=str)
+        subjects = subjects.groupby("id")["subject"].apply(list)
+        records = records[records["id"].isin([path.stem for path in (site / "thumbs").glob("*.jpg")])]
+        records = records.drop_duplicates("id")  # the demo's export repeats a record, as real ones do
+        manifests = []
+        for number, record in enumerate(records.itertuples()):
+            picture = f"{base}/site/thumbs/{record.id}.jpg"
+            pairs = [("Date", record.date), ("Subject", "; ".join(subjects.get(record.id, [])))]
+            if number % 2:
+                manifest = {"@context": "http://iiif.io/api/presentation/2/context.json", "@type": "sc:Manifest",
+                            "@id": f"{base}/m/{record.id}.json", "label": record.title,
+                            "metadata": [{"label": label, "value": value} for label, value in pairs],
+                            "sequences": [{"canvases": [{"@id": f"{base}/m/{record.id}/c1", "@type": "sc:Canvas",
+                                                          "images": [{"resource": {"@id": picture}}]}]}]}
+            else:
+                manifest = {"@context": "http://iiif.io/api/presentation/3/context.json", "type": "Manifest",
+                            "id": f"{base}/m/{record.id}.json", "label": {"en": [record.title]},
+                            "metadata": [{"label": {"en": [label]}, "value": {"none": [value]}}
+                                         for label, value in pairs],
+                            "items": [{"id": f"{base}/m/{record.id}/c1", "type": "Canvas", "width": 128,
+                                       "height": 128, "items": [{
+                                           "id": f"{base}/m/{record.id}/p1", "type": "AnnotationPage", "items": [{
+                                               "id": f"{base}/m/{record.id}/a1", "type": "Annotation",
+                                               "motivation": "painting", "target": f"{base}/m/{record.id}/c1",
+                                               "body": {"id": picture, "type": "Image", "format": "image/jpeg"}}]}]}]}
+                Manifest.model_validate(manifest)  # the IIIF community's model: what a museum would publish
+            manifests.append(manifest)
+        (published / "m").mkdir()
+        for manifest, record in zip(manifests, records.itertuples(), strict=True):
+            (published / "m" / f"{record.id}.json").write_text(json.dumps(manifest))
+        extra, *listed = manifests
+        (published / "collection.json").write_text(json.dumps({
+            "@context": "http://iiif.io/api/presentation/3/context.json", "id": f"{base}/collection.json",
+            "type": "Collection", "label": {"en": ["Tiny, from IIIF"]},
+            "items": [{"id": manifest.get("id") or manifest["@id"], "type": "Manifest"} for manifest in listed]}))
+        config = {"collection": {"name": "fromiiif"}, "source": {"iiif": [f"{base}/collection.json"], "size": 96},
+                  "features": {"pca": 16, "batch_size": 16}, "embedding": {"iterations": 250}}
+        (tmp_path / "iiif.yaml").write_text(yaml.safe_dump(config))
+        # Each IIIF rule killed in turn (SIGKILL) as it starts; the next plain run carries on.
+        remaining = {"iiif_manifests", "iiif_fetch", "iiif_records"}
+        while remaining:
+            killed = kill_first(tmp_path, remaining, "--configfile", str(tmp_path / "iiif.yaml"))
+            assert killed is not None, f"{sorted(remaining)} never ran"
+            remaining.discard(killed)
+        snakemake(tmp_path, "--configfile", str(tmp_path / "iiif.yaml"))
+        assert not [path for path in (tmp_path / "results" / "fromiiif").rglob("*") if ".tmp." in path.name]
+        first = read_site_data(site)
+        second = read_site_data(tmp_path / "results" / "fromiiif" / "site")
+        source = pd.read_csv(tmp_path / "results" / "fromiiif" / "source" / "items.csv", dtype=str).fillna("")
+        original_id = dict(zip(source["id"], source["manifest"].str.rsplit("/", n=1).str[-1].str[:-5], strict=True))
+        assert len(second["id"]) == len(listed) == len(first["id"]) - 1
+        before = {key: index for index, key in enumerate(first["id"])}
+        for index, key in enumerate(second["id"]):
+            was = before[original_id[key]]
+            assert second["title"][index] == first["title"][was]
+            assert second["dateLabel"][index] == first["dateLabel"][was], key
+            assert ({second["subjectNames"][s] for s in second["subjects"][index]}
+                    == {first["subjectNames"][s] for s in first["subjects"][was]}), key
+        rejected = tmp_path / "results" / "fromiiif" / "source" / "rejected.csv"
+        assert rejected.read_text().strip() == "url,manifest,id,reason"
+        # A rerun has nothing to do and asks the server for nothing.
+        hits.clear()
+        assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "iiif.yaml")).stderr
+        assert hits == []
+        # One manifest more in the list: only it and its picture are downloaded.
+        config["source"]["iiif"].append(extra["id"])
+        (tmp_path / "iiif.yaml").write_text(yaml.safe_dump(config))
+        snakemake(tmp_path, "--configfile", str(tmp_path / "iiif.yaml"))
+        assert sorted(hits) == sorted([f"/m/{records.iloc[0]['id']}.json", f"/site/thumbs/{records.iloc[0]['id']}.jpg"])
+        assert len(read_site_data(tmp_path / "results" / "fromiiif" / "site")["id"]) == len(first["id"])
+    finally:
+        server.shutdown()

@@ -76,3 +76,41 @@ def test_the_image_formats_have_one_source_of_truth():
     formats = yaml.safe_load(SCHEMA.read_text())["properties"]["image_formats"]
     assert formats["default"] == list(images.DEFAULT_FORMATS)
     assert sorted(formats["items"]["enum"]) == sorted(images.READABLE_FORMATS)
+
+
+def test_iiif_auto_writes_the_static_files_up_to_the_limit_only(tmp_path):
+    limit = workflow_config.IIIF_AUTO_LIMIT
+    assert workflow_config.iiif_wanted("auto", limit) and not workflow_config.iiif_wanted("auto", limit + 1)
+    assert workflow_config.iiif_wanted(True, 10 * limit) and not workflow_config.iiif_wanted(False, 1)
+    assert workflow_config.iiif_wanted("auto", None)  # a cluster job planned before the listing exists
+    # A cluster job counts images.csv's images as planning counted the listing: excluded files left out.
+    listing = tmp_path / "images.csv"
+    assert workflow_config.listed_image_count(listing) is None
+    listing.write_text("id,path,size,mtime_ns,excluded\na,images/a.jpg,1,1,\nb,images/b.bmp,,,not a format"
+                       "\nc,\"images/c, 2.jpg\",1,1,\n", encoding="utf-8")
+    assert workflow_config.listed_image_count(listing) == 2
+    planned = [("a", "images/a.jpg", 1, 1), ("b", "images/b.bmp", "not a format"), ("c", "images/c, 2.jpg", 1, 1)]
+    assert workflow_config.planned_image_count(planned) == 2
+
+
+def test_a_iiif_source_stands_for_images_and_metadata_files():
+    config = {"collection": {"name": "maps"}, "source": {"iiif": "https://example.org/collection.json"},
+              "metadata": {"years": "1800-", "columns": {"rights": None}}}
+    workflow_config.check(config, SCHEMA)
+    assert config["images"] == "results/maps/source/images/*/*.jpg"
+    assert config["metadata"]["items"] == "results/maps/source/items.csv"
+    assert config["metadata"]["subjects"] == "results/maps/source/subjects.csv"
+    assert config["metadata"]["columns"] == {"description": "description", "rights": None}  # the user's own kept
+    assert config["metadata"]["years"] == "1800-" and config["source"]["size"] == 256
+    assert config["source"]["subjects"][0] == "Subject" and config["source"]["canvases"] == "first"
+    assert workflow_config.planned_images(config) == []  # listed once fetched
+    workflow_config.check_metadata_files(config)  # written by the workflow: not there yet, no error
+    for extra, named in (({"images": "a/*.jpg"}, "images"), ({"metadata": {"items": "a.csv"}}, "metadata.items")):
+        with pytest.raises(PipelineError, match=f"source.iiif sets {named}: leave them out"):
+            workflow_config.check({"collection": {"name": "maps"}, "source": {"iiif": ["x.json"]}, **extra}, SCHEMA)
+    with pytest.raises(PipelineError, match="both demo and source"):
+        workflow_config.check({"collection": {"name": "maps"}, "source": {"iiif": ["x.json"]},
+                               "demo": {"folder": "d"}}, SCHEMA)
+    with pytest.raises(PipelineError, match="source.canvases must be one of first, all"):
+        workflow_config.check({"collection": {"name": "maps"}, "source": {"iiif": ["x.json"], "canvases": "some"}},
+                              SCHEMA)

@@ -114,7 +114,9 @@ export async function waitForMark(page, name, timeout = 20000) {
  * The site's own data, read from disk and put back together as the columns the metadata stage wrote
  * (items: count, id, col, row, title, date, dateLabel, url, imageUrl, thumb, description, rights, yearStart,
  * subjects, subjectNames, subjectCounts) and neighbours ({k, id, neighbours}: positions per item) when the
- * site has them, so the tests compare the page with the data however it is chunked.
+ * site has them, so the tests compare the page with the data however it is chunked; and the exploring
+ * keys' files: `hotspotOf` (per item: -1 or its hotspot), `arrangements` (name -> {grid, col, row} per
+ * item) and `facets` (name -> {values, of: value indices per item}) for the values facets.
  */
 export function readSite(siteDir) {
   const data = (p) => join(siteDir, 'data', p);
@@ -143,5 +145,21 @@ export function readSite(siteDir) {
       neighbours.neighbours.push(...JSON.parse(readFileSync(data(`neighbours/${name(n)}`), 'utf8')).neighbours);
     }
   }
-  return { collection, items, neighbours };
+  const siteBytes = (p) => readFileSync(join(siteDir, p));
+  const hotspotOf = collection.hotspots ? [...view(bytes('hotspots.bin'), Uint16Array)].map((h) => h - 1) : null;
+  const arrangements = new Map();
+  for (const a of collection.arrangements ?? []) {
+    const grid = a.grid ?? collection.grid;
+    const cellsOf = a.cells ? view(siteBytes(a.cells), Uint32Array) : cells;
+    arrangements.set(a.name, { ...a, grid, col: [...cellsOf].map((c) => c % grid.cols), row: [...cellsOf].map((c) => Math.floor(c / grid.cols)) });
+  }
+  const facets = new Map();
+  for (const f of collection.facets ?? []) {
+    if (f.kind !== 'values') continue;
+    const perItem = siteBytes(f.files.counts);
+    const valueIds = f.valueIdBytes === 2 ? view(siteBytes(f.files.ids), Uint16Array) : siteBytes(f.files.ids);
+    let k = 0;
+    facets.set(f.name, { ...f, of: [...perItem].map((n) => [...valueIds.slice(k, (k += n))]) });
+  }
+  return { collection, items, neighbours, hotspotOf, arrangements, facets };
 }

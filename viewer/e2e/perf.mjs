@@ -13,8 +13,11 @@
  * again); then, once the tiles in view have loaded, the durations of its `filter-update` measures for
  * each action (select a subject, a second subject, any/all both ways, a year range, each keystroke of a
  * search, reset all: for a search that is keystroke to mask, the worker's answer included) and, for the
- * same actions, the Event Timing API's input-to-next-paint duration (only reported above 16 ms); last,
- * the JavaScript heap of the page and of the search worker (Chromium's precise memory info).
+ * same actions, the Event Timing API's input-to-next-paint duration (only reported above 16 ms); when the
+ * site has other arrangements, switching to each and back (its `arrangement-switch` measure: the choice to
+ * the new pyramid's first tile drawn); a lasso round about 1,000 cells of the whole mosaic in selection
+ * mode (release to mask, count and outline, `filter-update`; the cells it took); last, the JavaScript heap
+ * of the page and of the search worker (Chromium's precise memory info).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,22 +67,22 @@ function installProbe() {
   } catch { /* no Event Timing: only filter-update measures are reported */ }
 }
 
-const measureCount = (page) => page.evaluate(() => performance.getEntriesByName('filter-update', 'measure').length);
+const measureCount = (page, name) => page.evaluate((n) => performance.getEntriesByName(n, 'measure').length, name);
 
-/** Do `action`, wait for its filter-update measure(s), return {measures: [ms], paint: ms|null}. */
-async function timed(page, action, { settleMs = 300, expect = 1 } = {}) {
-  const before = await measureCount(page);
+/** Do `action`, wait for its `measure` measure(s) (filter-update), return {measures: [ms], paint: ms|null}. */
+async function timed(page, action, { settleMs = 300, expect = 1, measure = 'filter-update' } = {}) {
+  const before = await measureCount(page, measure);
   const started = await page.evaluate(() => performance.now());
   await action();
-  await page.waitForFunction(([n, k]) => performance.getEntriesByName('filter-update', 'measure').length >= n + k,
-    [before, expect], { timeout: 10000 });
+  await page.waitForFunction(([name, n, k]) => performance.getEntriesByName(name, 'measure').length >= n + k,
+    [measure, before, expect], { timeout: 10000 });
   await page.waitForTimeout(settleMs);
-  return page.evaluate(([n, t0]) => {
-    const measures = performance.getEntriesByName('filter-update', 'measure').slice(n).map((m) => m.duration);
+  return page.evaluate(([name, n, t0]) => {
+    const measures = performance.getEntriesByName(name, 'measure').slice(n).map((m) => m.duration);
     const events = window.__interactions.filter((e) => e.start >= t0);
     return { measures, paint: events.length ? Math.max(...events.map((e) => e.duration)) : null,
       events: events.map((e) => `${e.name} ${e.duration}`) };
-  }, [before, started]);
+  }, [measure, before, started]);
 }
 
 const subjectButton = (page, name) => page.locator(`#filters [data-subject="${name.replaceAll('"', '\\"')}"]`).first();
@@ -138,9 +141,58 @@ async function oneLoad(browser, url) {
   await page.locator('#search').click();
   for (const ch of opt.search) add('search keystroke', await timed(page, () => page.keyboard.type(ch), { settleMs: 150 }));
   const found = (await page.locator('#search-count').textContent())?.trim();
+  await page.locator('#search').fill('');
+  await page.waitForFunction((n) => document.getElementById('match-count').textContent.trim().startsWith(n),
+    new Intl.NumberFormat('en').format(items.count));
+
+  // Every other arrangement, and back to similarity: the choice to the new pyramid's first tile drawn.
+  const radio = (name) => page.locator(`#arrangement label:has(input[value="${name}"])`);
+  for (const arrangement of (collection.arrangements ?? []).slice(1)) {
+    for (const name of [arrangement.name, 'similarity']) {
+      add('switch arrangement', await timed(page, () => radio(name).click(), { measure: 'arrangement-switch', settleMs: 800 }));
+    }
+  }
+
+  // A lasso round about LASSO_CELLS cells in the middle of the whole mosaic, in selection mode.
+  await page.locator('#viewer .openseadragon-canvas').first().focus();
+  await page.keyboard.press('0'); // the whole mosaic
+  await page.waitForTimeout(1500);
+  await page.locator('#select-mode').click();
+  const lasso = await lassoPath(page, LASSO_CELLS);
+  add('lasso', await timed(page, () => drawPath(page, lasso), { settleMs: 300 }));
+  const selected = (await page.locator('#selection-count').textContent())?.trim();
+
   const heap = await heapSizes(page);
   await context.close();
-  return { ...marks, actions, searchCount: found, heap, problems };
+  return { ...marks, actions, searchCount: found, selected, heap, problems };
+}
+
+const LASSO_CELLS = 1000;
+
+/** Page points of a circle covering about `cells` cells in the middle of the mosaic, as the view shows it now. */
+async function lassoPath(page, cells) {
+  const { grid } = collection;
+  const geometry = await page.evaluate(() => {
+    const box = document.getElementById('viewer').getBoundingClientRect();
+    return { x: box.x, y: box.y, width: box.width, height: box.height };
+  });
+  const width = grid.cols * grid.cellWidth, height = grid.rows * grid.cellHeight;
+  // Home view: the whole mosaic fitted and centred in the viewer.
+  const scale = Math.min(geometry.width / width, geometry.height / height);
+  const cellPx = grid.cellWidth * scale;
+  const radius = Math.sqrt(cells / Math.PI) * cellPx;
+  const cx = geometry.x + geometry.width / 2, cy = geometry.y + geometry.height / 2;
+  return Array.from({ length: 73 }, (_, k) => ({
+    x: cx + radius * Math.cos((k / 72) * 2 * Math.PI), y: cy + radius * Math.sin((k / 72) * 2 * Math.PI),
+  }));
+}
+
+/** Press at the first point, drag through the others, release at the last. */
+async function drawPath(page, points) {
+  await page.mouse.move(points[0].x, points[0].y);
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(p.x, p.y, { steps: 2 });
+  await page.mouse.up();
 }
 
 /** Hover-to-title times (ms) for cells spread over the mosaic: a chunk not yet fetched, then the same cell again. */
@@ -199,7 +251,7 @@ try {
     loads.push(load);
     console.log(`load ${k + 1}: ready ${load.ready?.toFixed(0)} ms (${(load.bytesBeforeReady / 1e6).toFixed(2)} MB in ` +
       `${load.filesBeforeReady} files), data ${load.dataLoaded?.toFixed(0)} ms, search ${load.searchReady?.toFixed(0)} ms; ` +
-      `hover ${JSON.stringify(load.hover)}; heap ${JSON.stringify(load.heap)}; ` +
+      `hover ${JSON.stringify(load.hover)}; heap ${JSON.stringify(load.heap)}; lasso: ${load.selected}; ` +
       Object.entries(load.actions).map(([n, a]) => `${n}: ${a.measures.map((m) => m.toFixed(1)).join('/')} ms`).join('; ') +
       (load.problems.length ? `; PROBLEMS: ${load.problems.join(' | ')}` : ''));
   }

@@ -8,6 +8,7 @@
  * test ends by checking that none happened.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -19,7 +20,7 @@ const ARTIFACTS = process.env.E2E_ARTIFACTS || '';
 if (!SITE || !EXPECTED) throw new Error('run through e2e/run.mjs <site dir> --expected <expected.json>');
 
 const expected = JSON.parse(readFileSync(EXPECTED, 'utf8'));
-const { collection, items, neighbours } = readSite(SITE);
+const { collection, items, neighbours, hotspotOf, arrangements, facets } = readSite(SITE);
 const { cols, rows, cellWidth: cw, cellHeight: ch } = collection.grid;
 const W = cols * cw;
 const H = rows * ch;
@@ -28,6 +29,11 @@ const position = new Map(items.id.map((id, i) => [id, i])); // id -> item positi
 const cellItem = new Map(items.id.map((id, i) => [`${items.col[i]},${items.row[i]}`, i]));
 const itemAt = (col, row) => cellItem.get(`${col},${row}`) ?? -1;
 const titleOf = (i) => items.title[i] || 'Untitled';
+/** The item at (col, row) of an arrangement (readSite's), -1 for an empty cell. */
+const arrangedItemAt = (arrangement) => {
+  const at = new Map(items.id.map((_, i) => [`${arrangement.col[i]},${arrangement.row[i]}`, i]));
+  return (col, row) => at.get(`${col},${row}`) ?? -1;
+};
 const enc = encodeURIComponent;
 
 /** Viewport coordinates of a cell's centre (image width = 1). */
@@ -144,8 +150,27 @@ function parseHash(url) {
 
 // --- screen geometry and pixels, for hover and for checking which cells are dimmed ---
 
-/** Hash that shows the whole mosaic, and the page-pixel rectangle of each cell under it. */
-async function wholeMosaicView(page) {
+/**
+ * A new page on the whole mosaic, reloaded at its link so that every cell can be measured: the session,
+ * its page and the view (wholeMosaicView).
+ */
+async function openWholeMosaic() {
+  const s = await open();
+  const view = await wholeMosaicView(s.page);
+  await s.page.goto(`${server.url}#${view.hash}`);
+  await s.page.reload();
+  await waitForViewer(s.page);
+  await settle(s.page);
+  return { s, page: s.page, view };
+}
+
+/**
+ * Hash that shows the whole mosaic, and the page-pixel rectangle of each cell under it; `grid`: that of the
+ * arrangement on screen (the similarity grid by default).
+ */
+async function wholeMosaicView(page, grid = collection.grid) {
+  const { cellWidth: cw, cellHeight: ch } = grid;
+  const W = grid.cols * cw, H = grid.rows * ch;
   const box = await page.locator('#viewer').boundingBox();
   const h = H / W; // image height in viewport units
   const fit = Math.min(1, box.height / (box.width * h)); // OSD zoom 1: image width = viewer width
@@ -201,14 +226,16 @@ const overlaps = (a, b) => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b
 
 /**
  * Cells that matter for a dimming check: occupied, not covered by a control, bright enough to
- * see a veil on. Returns [{item, rect}].
+ * see a veil on. Returns [{item, rect}]. `arrangement`: the one on screen (readSite's), similarity by default.
  */
-async function measurableCells(page, view) {
+async function measurableCells(page, view, arrangement = null) {
   const obstacles = await viewerObstacles(page);
   const cells = [];
-  for (let row = 0; row < rows; row++) {
-    for (let col = 0; col < cols; col++) {
-      const item = itemAt(col, row);
+  const grid = arrangement?.grid ?? collection.grid;
+  const at = arrangement ? arrangedItemAt(arrangement) : itemAt;
+  for (let row = 0; row < grid.rows; row++) {
+    for (let col = 0; col < grid.cols; col++) {
+      const item = at(col, row);
       const rect = view.rect(col, row);
       const middle = { x: rect.x + rect.width * 0.3, y: rect.y + rect.height * 0.3, width: rect.width * 0.4, height: rect.height * 0.4 };
       if (item >= 0 && !obstacles.some((o) => overlaps(o, middle))) cells.push({ item, rect });
@@ -243,6 +270,83 @@ async function assertDimmed(page, cells, baseline, bright, label) {
   });
   assert.ok(judged >= Math.min(8, cells.length), `${label}: only ${judged} cells could be judged`);
   assert.deepEqual(wrong, [], `${label}: cells dimmed wrongly`);
+}
+
+/** Is (x, y) inside the polygon [[x, y], ...]? (even-odd rule) */
+function insidePolygon(corners) {
+  return (x, y) => {
+    let inside = false;
+    for (let k = 0, j = corners.length - 1; k < corners.length; j = k++) {
+      const [xk, yk] = corners[k], [xj, yj] = corners[j];
+      if ((yk > y) !== (yj > y) && x < ((xj - xk) * (y - yk)) / (yj - yk) + xk) inside = !inside;
+    }
+    return inside;
+  };
+}
+
+/** The least distance (grid units) from any cell centre of the grid to an edge of the polygon. */
+function clearance(corners) {
+  let least = Infinity;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const [px, py] = [c + 0.5, r + 0.5];
+      corners.forEach(([ax, ay], k) => {
+        const [bx, by] = corners[(k + 1) % corners.length];
+        const t = Math.max(0, Math.min(1, ((px - ax) * (bx - ax) + (py - ay) * (by - ay)) / ((bx - ax) ** 2 + (by - ay) ** 2)));
+        least = Math.min(least, Math.hypot(px - ax - t * (bx - ax), py - ay - t * (by - ay)));
+      });
+    }
+  }
+  return least;
+}
+
+/** Press at the first page point, drag through the others in small steps, release at the last. */
+async function drawPath(page, points) {
+  await page.mouse.move(points[0].x, points[0].y);
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(p.x, p.y, { steps: 8 });
+  await page.mouse.up();
+}
+
+/**
+ * Wait for the view to come to rest (the hash's x, y, z stop changing), then check that every member's cell
+ * (in `arrangement`, readSite's) is in view and that the view is no wider than their box with a cell each side.
+ */
+async function assertViewFits(page, arrangement, members, label) {
+  let last = null;
+  const still = await eventually(async () => {
+    const h = parseHash(page.url());
+    const now = h.get('z') ? `${h.get('x')},${h.get('y')},${h.get('z')}` : null;
+    const same = now && now === last;
+    last = now;
+    return same ? h : null;
+  }, 8000, 500);
+  assert.ok(still, `${label}: the view comes to rest and the link says where (${page.url()})`);
+  const { grid } = arrangement;
+  const width = grid.cols * grid.cellWidth;
+  const [x, y, z] = ['x', 'y', 'z'].map((k) => Number(still.get(k)));
+  const box = await page.locator('#viewer').boundingBox();
+  const aspect = box.height / box.width;
+  const view = { x0: x - 0.5 / z, x1: x + 0.5 / z, y0: y - aspect / 2 / z, y1: y + aspect / 2 / z };
+  const unit = (n, size) => (n * size) / width; // grid cells to viewport units
+  const outside = members.filter((i) => {
+    const cx = unit(arrangement.col[i] + 0.5, grid.cellWidth), cy = unit(arrangement.row[i] + 0.5, grid.cellHeight);
+    return !(cx > view.x0 && cx < view.x1 && cy > view.y0 && cy < view.y1);
+  });
+  assert.deepEqual(outside.map((i) => items.id[i]), [], `${label}: every member's cell is in view`);
+  const spanX = unit(Math.max(...members.map((i) => arrangement.col[i])) - Math.min(...members.map((i) => arrangement.col[i])) + 3, grid.cellWidth);
+  const spanY = unit(Math.max(...members.map((i) => arrangement.row[i])) - Math.min(...members.map((i) => arrangement.row[i])) + 3, grid.cellHeight);
+  const fits = Math.max(spanX, spanY / aspect);
+  assert.ok(view.x1 - view.x0 <= fits * 1.1, `${label}: the view (${(view.x1 - view.x0).toFixed(3)} wide) fits the members' box (${fits.toFixed(3)})`);
+}
+
+/** The entries of a ZIP file as Python's zipfile reads them (every CRC tested): [{name, hex}]. */
+function readZip(path) {
+  const script = `import json, sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+assert z.testzip() is None, "a CRC does not match"
+print(json.dumps([{"name": i.filename, "hex": z.read(i).hex()} for i in z.infolist()]))`;
+  return JSON.parse(execFileSync('python3', ['-c', script, path], { encoding: 'utf8', maxBuffer: 64 << 20 }));
 }
 
 // ------------------------------------------------------------------------------------------
@@ -308,13 +412,7 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
   });
 
   test('subject, any/all and year filters dim the right cells and count them; resets restore', async () => {
-    const s = await open();
-    const { page } = s;
-    const view = await wholeMosaicView(page);
-    await page.goto(`${server.url}#${view.hash}`);
-    await page.reload();
-    await waitForViewer(page);
-    await settle(page);
+    const { s, page, view } = await openWholeMosaic();
     const cells = await measurableCells(page, view);
     const baseline = await cellBrightness(page, cells.map((c) => c.rect));
     const filterMeasures = () => page.evaluate(() => performance.getEntriesByName('filter-update', 'measure').length);
@@ -376,11 +474,12 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     await finish(s);
   });
 
-  test('the treemap has a tile for every subject items.json offers; small tiles are named when focused', async () => {
+  test('the treemap has a tile for every named subject items.json offers, none for "Other"; small tiles are named when focused', async () => {
     const s = await open();
     const { page } = s;
-    const offered = items.subjectNames.filter((_, k) => items.subjectCounts[k] > 0);
-    assert.equal(offered.length, expected.subjectTiles, 'fixture: items.json offers subjects_top subjects and "Other"');
+    const other = items.subjectNames.at(-1) === 'Other' ? items.subjectNames.length - 1 : -1; // the catch-all: no tile
+    const offered = items.subjectNames.filter((_, k) => items.subjectCounts[k] > 0 && k !== other);
+    assert.equal(offered.length, expected.subjectTiles, 'fixture: items.json offers subjects_top subjects (and "Other")');
     assert.ok(offered.length > 24, 'fixture: more subjects than the viewer once showed');
     const tiles = page.locator('#treemap button.tile');
     await eventually(async () => (await tiles.count()) === offered.length);
@@ -757,6 +856,349 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
       assert.equal(r[2], guarded(items.date[k]), `date of ${r[0]}: the catalogue's text`);
       assert.equal(r[3], guarded(items.url[k]), `url of ${r[0]}`);
     }
+    await finish(s);
+  });
+
+  // --- exploring: hotspots, arrangements, the selection, facets ---
+
+  test('hotspots: the largest listed with picture, label and count; pointing outlines one, a click flies to its region', async () => {
+    const spots = collection.hotspots;
+    assert.equal(spots.length, expected.hotspots, 'fixture: the site has hotspots.count hotspots');
+    const s = await open();
+    const { page } = s;
+    const buttons = page.locator('#hotspot-list button[data-hotspot]');
+    await eventually(async () => (await buttons.count()) === Math.min(12, spots.length));
+    const listed = await buttons.evaluateAll((els) => els.map((e) => ({
+      label: e.querySelector('.hotspot-label').textContent, count: e.querySelector('.hotspot-count').textContent,
+      aria: e.getAttribute('aria-label'), title: e.title,
+    })));
+    listed.forEach((b, h) => {
+      assert.equal(b.label, spots[h].label, `hotspot ${h}: its label`);
+      assert.equal(b.count, String(spots[h].size));
+      assert.equal(b.aria, `${spots[h].label}, ${spots[h].size} item${spots[h].size === 1 ? '' : 's'}`);
+      assert.ok(b.title.includes(`Picture id ${spots[h].key}`), `the tooltip names the picture a curator renames it by: ${b.title}`);
+    });
+    const thumbs = await eventually(async () => {
+      const srcs = await buttons.evaluateAll((els) => els.map((e) => e.querySelector('img').getAttribute('src')));
+      return srcs.every(Boolean) ? srcs : null;
+    });
+    assert.deepEqual(thumbs, spots.slice(0, 12).map((h) => items.thumb[h.representative]), 'each shows its representative\'s thumbnail');
+    const fetched = () => s.requests.filter((u) => u.endsWith('/data/hotspots.bin')).length;
+    assert.equal(fetched(), 0, 'hotspots.bin is fetched when first needed, not at start');
+
+    // Pointing at one outlines it on the mosaic (the overlay canvas shows); leaving hides the outline again.
+    const overlayShown = () => page.evaluate(() => !document.querySelector('.mosaic-overlay')?.hidden);
+    await buttons.first().hover();
+    assert.ok(await eventually(overlayShown), 'a hotspot pointed at is outlined');
+    assert.equal(fetched(), 1);
+    await page.mouse.move(5, 5);
+    assert.ok(await eventually(async () => !(await overlayShown())), 'the outline goes with the pointer');
+
+    // A hotspot of several cells: Enter on it flies there, the view fitting its members' cells.
+    const target = spots.map((h, k) => ({ ...h, k })).filter((h) => h.size >= 2).at(-1);
+    assert.ok(target, 'fixture: a hotspot of two cells or more');
+    const members = items.id.flatMap((_, i) => (hotspotOf[i] === target.k ? [i] : []));
+    assert.equal(members.length, target.size);
+    await page.locator(`#hotspot-list button[data-hotspot="${target.k}"]`).focus();
+    await page.keyboard.press('Enter');
+    await assertViewFits(page, arrangements.get('similarity'), members, 'similarity');
+    await waitForText(page, '#live', `${target.label}: ${target.size} items outlined on the mosaic`);
+    await finish(s);
+
+    // In another arrangement its members lie elsewhere: the flight goes where they are now.
+    const other = [...arrangements.values()].find((a) => a.name !== 'similarity');
+    assert.ok(other, 'fixture: the site has another arrangement');
+    const s2 = await open(`a=${other.name}`);
+    await s2.page.locator(`#hotspot-list button[data-hotspot="${target.k}"]`).click();
+    await assertViewFits(s2.page, other, members, other.name);
+    assert.equal(parseHash(s2.page.url()).get('a'), other.name);
+    await finish(s2);
+  });
+
+  test('arrangements: switching shows another mosaic, keeping filters, search and the open item; the link restores it', async () => {
+    assert.deepEqual([...arrangements.keys()], ['similarity', 'date', 'subject'], 'fixture: the three arrangements');
+    const date = arrangements.get('date');
+    const name = Object.keys(expected.subjects)[0];
+    const subject = new Set(expected.subjects[name]);
+    const openId = [...subject].find((id) => date.col[position.get(id)] < date.grid.cols - 1);
+    const open1 = position.get(openId);
+    const s = await open(`s=${enc(name)}&q=${enc('picture')}&item=${enc(openId)}`);
+    const { page } = s;
+    await waitForText(page, '#search-count', /^\d+ found$/);
+    const matching = await matchCount(page);
+    await waitForText(page, '#panel .panel-title', titleOf(open1));
+    assert.equal(s.requests.filter((u) => u.includes('/arrangements/')).length, 0, 'no arrangement is fetched before a switch');
+    const radio = (arrangement) => page.locator(`#arrangement input[value="${arrangement}"]`);
+    assert.equal(await radio('similarity').isChecked(), true);
+
+    const check = async (label) => {
+      assert.equal(await radio('date').isChecked(), true, `${label}: "By date" is chosen`);
+      await waitForText(page, '#match-count', matching); // the filters and the search stay (the search answers later)
+      assert.equal(await page.locator('#search').inputValue(), 'picture');
+      assert.equal(await pressed(page, name), 'true');
+      await waitForText(page, '#panel .panel-title', titleOf(open1));
+      assert.equal(parseHash(page.url()).get('a'), 'date', `${label}: the link says a=date (${page.url()})`);
+      // the view is on the open item's cell in the date arrangement: hovering the centre names it
+      const tip = await hoverUntilTitle(page, await viewerCentre(page), titleOf(open1));
+      assert.ok(tip, `${label}: the open item is in the middle of the date mosaic`);
+      await page.mouse.move(5, 5);
+    };
+    await page.locator('#arrangement label:has(input[value="date"])').click();
+    await eventually(async () => parseHash(page.url()).get('a') === 'date');
+    assert.ok(s.requests.some((u) => u.endsWith(`/${date.cells}`)), 'its cell column is fetched');
+    const switched = await eventually(() => page.evaluate(() => performance.getEntriesByName('arrangement-switch', 'measure').length));
+    assert.equal(switched, 1, 'its first tile drawn ends an arrangement-switch measure');
+    assert.ok(s.requests.some((u) => u.includes(date.dzi.replace(/\.dzi$/, ''))), 'of its own pyramid');
+    await check('after the switch');
+    await page.reload();
+    await waitForViewer(page);
+    await check('after a reload');
+    const early = await page.evaluate(() => performance.getEntriesByType('resource').map((e) => e.name)
+      .filter((u) => u.includes('/tiles/') && !u.includes('/arrangements/')));
+    assert.deepEqual(early, [], 'a link with a=date opens the date pyramid only, not the similarity one first');
+
+    // Keyboard in the date arrangement: the focus cell moves on its grid and #live names its item.
+    await page.locator('#viewer .openseadragon-canvas').first().focus();
+    await page.keyboard.press('ArrowRight');
+    const at = arrangedItemAt(date);
+    const spoken = await eventually(async () => {
+      const m = /^(.*), row (\d+), column (\d+)$/s.exec(await text(page, '#live'));
+      return m && Number(m[3]) - 1 === date.col[open1] + 1 ? m : null;
+    });
+    assert.ok(spoken, `ArrowRight moves right of the open item on the date grid (#live: "${await text(page, '#live')}")`);
+    const right = at(date.col[open1] + 1, date.row[open1]);
+    assert.ok(right < 0 ? spoken[1] === 'Empty cell' : spoken[1].startsWith(titleOf(right)), `announced: ${spoken[0]}`);
+
+    // Back to similarity: the link loses a=, the open item stays.
+    await page.locator('#arrangement label:has(input[value="similarity"])').click();
+    await eventually(async () => !parseHash(page.url()).has('a'));
+    assert.equal(parseHash(page.url()).has('a'), false);
+    await waitForText(page, '#panel .panel-title', titleOf(open1));
+    await finish(s);
+  });
+
+  test('arrangements: the dimming mask and the group labels follow the date arrangement', async () => {
+    const date = arrangements.get('date');
+    assert.ok(date.groups.length > 1, 'fixture: the date arrangement has groups');
+    const s = await open('a=date');
+    const { page } = s;
+    const view = await wholeMosaicView(page, date.grid);
+    await page.goto(`${server.url}#a=date&${view.hash}`);
+    await page.reload();
+    await waitForViewer(page);
+    await settle(page);
+    const cells = await measurableCells(page, view, date);
+    const baseline = await cellBrightness(page, cells.map((c) => c.rect));
+    const name = Object.keys(expected.subjects)[1];
+    await subjectButton(page, name).click();
+    await waitForText(page, '#match-count', countText(expected.subjects[name].length));
+    await assertDimmed(page, cells, baseline, new Set(expected.subjects[name]), `subject ${name} on the date mosaic`);
+    // Each group's label is drawn over the top left of its box: hiding the overlay canvas changes those pixels.
+    const labels = date.groups.map((g) => ({ ...view.rect(g.box[0], g.box[1]), width: 40, height: 20 }));
+    const shown = await cellBrightness(page, labels);
+    await page.evaluate(() => { document.querySelector('.mosaic-overlay').style.visibility = 'hidden'; });
+    const bare = await cellBrightness(page, labels);
+    date.groups.forEach((g, k) => assert.ok(Math.abs(shown[k] - bare[k]) > 10,
+      `the label of ${g.label} is drawn (brightness ${bare[k].toFixed(0)} without, ${shown[k].toFixed(0)} with it)`));
+    await finish(s);
+  });
+
+  test('selection: a lasso selects exactly the cells whose centres are inside; counted, kept bright, combined, cleared with Escape', async () => {
+    const { s, page, view } = await openWholeMosaic();
+    const cells = await measurableCells(page, view);
+    const baseline = await cellBrightness(page, cells.map((c) => c.rect));
+    // A triangle over the grid, in grid units (cell (c, r) spans [c, c + 1] x [r, r + 1]), well clear of centres.
+    const corners = [[0.3, 4.1], [4, 3.9], [4.2, 0.4]];
+    const toPage = ([gx, gy]) => {
+      const r = view.rect(0, 0);
+      return { x: r.x + gx * r.width, y: r.y + gy * r.height };
+    };
+    const inside = insidePolygon(corners);
+    const selected = new Set(items.id.filter((_, i) => inside(items.col[i] + 0.5, items.row[i] + 0.5)));
+    assert.ok(selected.size >= 3 && selected.size < N - 3, `fixture: the lasso takes some cells, not all (${selected.size})`);
+    assert.ok(clearance(corners) > 0.15, 'fixture: no cell centre lies near the lasso\'s edge');
+
+    await page.keyboard.press('l');
+    assert.equal(await page.locator('#select-mode').getAttribute('aria-pressed'), 'true', 'L turns selection mode on');
+    await waitForText(page, '#live', /^Selection mode/);
+    await drawPath(page, [...corners, corners[0]].map(toPage));
+    await waitForText(page, '#selection-count', `${selected.size} selected`);
+    assert.equal(await matchCount(page), countText(selected.size), 'the selection counts as a filter');
+    await assertDimmed(page, cells, baseline, selected, 'lasso');
+    const measured = await page.evaluate(() => performance.getEntriesByName('filter-update', 'measure').length);
+    assert.ok(measured > 0);
+
+    // The selection ANDs with a subject filter.
+    const name = Object.keys(expected.subjects)[0];
+    await subjectButton(page, name).click();
+    const both = [...selected].filter((id) => expected.subjects[name].includes(id));
+    await waitForText(page, '#match-count', countText(both.length));
+    await subjectButton(page, name).click();
+
+    // A rectangle (Shift) replaces it: the cells with centres between its corners.
+    const [a, b] = [[0.6, 0.6], [2.4, 2.7]];
+    const rectangle = new Set(items.id.filter((_, i) => {
+      const x = items.col[i] + 0.5, y = items.row[i] + 0.5;
+      return x > a[0] && x < b[0] && y > a[1] && y < b[1];
+    }));
+    await page.keyboard.down('Shift');
+    await drawPath(page, [a, [b[0], a[1]], b].map(toPage));
+    await page.keyboard.up('Shift');
+    await waitForText(page, '#selection-count', `${rectangle.size} selected`);
+    await assertDimmed(page, cells, baseline, rectangle, 'rectangle');
+
+    // Escape clears it; a second Escape leaves selection mode.
+    await page.locator('#viewer .openseadragon-canvas').first().focus();
+    await page.keyboard.press('Escape');
+    await waitForText(page, '#match-count', countText(N));
+    assert.equal(await text(page, '#selection-count'), '');
+    await page.keyboard.press('Escape');
+    assert.equal(await page.locator('#select-mode').getAttribute('aria-pressed'), 'false');
+    await finish(s);
+  });
+
+  test('selection exports: CSV and JSON of the selected records, a ZIP of their thumbnails and the CSV', async () => {
+    const s = await open();
+    const { page } = s;
+    const view = await wholeMosaicView(page);
+    await page.goto(`${server.url}#${view.hash}`);
+    await page.reload();
+    await waitForViewer(page);
+    const toPage = ([gx, gy]) => {
+      const r = view.rect(0, 0);
+      return { x: r.x + gx * r.width, y: r.y + gy * r.height };
+    };
+    await page.locator('#select-mode').click();
+    await page.locator('#select-shape label:has(input[value="rectangle"])').click();
+    const [a, b] = [[0.6, 0.6], [3.4, 2.4]];
+    const chosen = items.id.flatMap((_, i) => {
+      const x = items.col[i] + 0.5, y = items.row[i] + 0.5;
+      return x > a[0] && x < b[0] && y > a[1] && y < b[1] ? [i] : [];
+    }); // in position order, as the exports list them
+    await drawPath(page, [a, b].map(toPage));
+    await waitForText(page, '#selection-count', `${chosen.length} selected`);
+
+    const download = async (button, name) => {
+      const [file] = await Promise.all([page.waitForEvent('download'), page.locator(button).click()]);
+      assert.equal(file.suggestedFilename(), name);
+      return file.path();
+    };
+    const csvText = readFileSync(await download('#export-csv', 'selection.csv'), 'utf8');
+    const csv = parseCsv(csvText);
+    assert.deepEqual(csv.slice(1).map((r) => r[0]), chosen.map((i) => items.id[i]), 'CSV: the selected items');
+    const json = JSON.parse(readFileSync(await download('#export-json', 'selection.json'), 'utf8'));
+    assert.deepEqual(json.map((r) => r.id), chosen.map((i) => items.id[i]), 'JSON: the selected records');
+    json.forEach((r, k) => {
+      const i = chosen[k];
+      assert.equal(r.title, items.title[i]);
+      assert.equal(r.thumb, items.thumb[i]);
+      assert.deepEqual(r.subjects, items.subjects[i].map((x) => items.subjectNames[x]));
+    });
+    const zip = await download('#export-zip', 'selection.zip');
+    const listing = readZip(zip);
+    assert.deepEqual(listing.map((e) => e.name), ['selection.csv', ...chosen.map((i) => `thumbs/${items.thumb[i].split('/').pop()}`)],
+      'the ZIP holds the CSV and each selected item\'s thumbnail');
+    assert.equal(Buffer.from(listing[0].hex, 'hex').toString('utf8'), csvText, 'the CSV in the ZIP is the CSV export');
+    chosen.forEach((i, k) => {
+      assert.equal(listing[k + 1].hex, readFileSync(join(SITE, items.thumb[i])).toString('hex'), `thumbnail of ${items.id[i]}: the site's bytes`);
+    });
+    await finish(s);
+  });
+
+  test('facets: the place filter lists its values with counts, dims the right cells, ANDs with subjects, and is in the link', async () => {
+    const facet = facets.get(expected.facet.name);
+    assert.ok(facet, 'fixture: the site has the place facet');
+    const { s, page, view } = await openWholeMosaic();
+    const block = page.locator(`#facets section[data-facet="${facet.name}"]`);
+    assert.equal(await text(page, `#facets section[data-facet="${facet.name}"] h2`), expected.facet.label);
+    const rowsShown = await block.locator('label').evaluateAll((els) => els.map((e) => [
+      e.querySelector('.facet-name').textContent, Number(e.querySelector('.facet-count').textContent)]));
+    assert.deepEqual(rowsShown, facet.values.map((v, k) => [v, facet.counts[k]]), 'every value with its count, most frequent first');
+    for (const [value, ids] of Object.entries(expected.facet.values)) {
+      assert.equal(facet.counts[facet.values.indexOf(value)], ids.length, `count of ${value}`);
+    }
+    assert.equal(s.requests.filter((u) => u.includes('/data/facets/')).length, 0, 'the facet\'s files wait until it is used');
+    const cells = await measurableCells(page, view);
+    const baseline = await cellBrightness(page, cells.map((c) => c.rect));
+    const check = (value) => block.locator(`input[data-value="${value}"]`).check();
+
+    await check('Paris');
+    const paris = new Set(expected.facet.values.Paris);
+    await waitForText(page, '#match-count', countText(paris.size));
+    assert.ok(s.requests.some((u) => u.includes('/data/facets/')), 'now they are fetched');
+    await assertDimmed(page, cells, baseline, paris, 'place Paris');
+    await check('Lyon');
+    const either = new Set([...paris, ...expected.facet.values.Lyon]);
+    await waitForText(page, '#match-count', countText(either.size));
+    await assertDimmed(page, cells, baseline, either, 'place Paris or Lyon');
+    await eventually(async () => parseHash(page.url()).get(`f.${facet.name}`));
+    assert.equal(parseHash(page.url()).get(`f.${facet.name}`), 'Paris,Lyon', `the link: ${page.url()}`);
+
+    const name = Object.keys(expected.subjects)[0];
+    await subjectButton(page, name).click();
+    const both = [...either].filter((id) => expected.subjects[name].includes(id));
+    await waitForText(page, '#match-count', countText(both.length));
+    await page.reload();
+    await waitForViewer(page);
+    await waitForText(page, '#match-count', countText(both.length));
+    assert.equal(await block.locator('input[data-value="Lyon"]').isChecked(), true, 'a reload keeps the checked values');
+    await assertDimmed(page, cells, baseline, new Set(both), `place and subject ${name} after a reload`);
+    await page.locator('#reset-all').click();
+    await waitForText(page, '#match-count', countText(N));
+    assert.equal(await block.locator('input:checked').count(), 0, 'reset all unchecks the facet');
+    await finish(s);
+  });
+
+  test('facets: a number facet draws its histogram when in view; typed ends and the brush filter, both ends included', async () => {
+    const wanted = expected.numberFacet;
+    const facet = collection.facets.find((f) => f.name === wanted.name);
+    assert.ok(facet && facet.kind === 'number', 'fixture: the site has the size facet');
+    const { s, page, view } = await openWholeMosaic();
+    const cells = await measurableCells(page, view);
+    const baseline = await cellBrightness(page, cells.map((c) => c.rect));
+    const block = page.locator(`#facets section[data-facet="${facet.name}"]`);
+    assert.equal(await text(page, `#facets section[data-facet="${facet.name}"] h2`), wanted.label);
+    const fetched = () => s.requests.filter((u) => u.endsWith(`/${facet.file}`)).length;
+    const chart = block.locator('.facet-histogram');
+    const offScreen = await chart.evaluate((el) => el.getBoundingClientRect().top > document.getElementById('filters').getBoundingClientRect().bottom);
+    if (offScreen) assert.equal(fetched(), 0, 'the facet\'s file waits until its histogram is in view');
+    await chart.scrollIntoViewIfNeeded();
+    await eventually(async () => (await chart.locator('svg rect.selected').count()) > 0);
+    assert.equal(fetched(), 1, 'its file is fetched once it shows');
+    const bars = await chart.locator('svg rect.selected').count();
+    assert.ok(bars >= 2, `a bar per span of sizes (${bars})`);
+
+    const [from, to] = [block.locator('input[type="number"]').first(), block.locator('input[type="number"]').last()];
+    await from.fill(String(wanted.from));
+    await from.press('Tab');
+    await to.fill(String(wanted.to));
+    await to.press('Tab');
+    const inRange = new Set(wanted.ids);
+    await waitForText(page, '#match-count', countText(inRange.size));
+    await assertDimmed(page, cells, baseline, inRange, `size ${wanted.from}-${wanted.to}`);
+    assert.equal(parseHash(page.url()).get(`f.${facet.name}`), `${wanted.from},${wanted.to}`, `the link: ${page.url()}`);
+    await page.reload();
+    await waitForViewer(page);
+    await waitForText(page, '#match-count', countText(inRange.size));
+    assert.equal(await from.inputValue(), String(wanted.from), 'a reload keeps the range');
+    assert.equal(await to.inputValue(), String(wanted.to));
+
+    // The brush: a drag over the middle of the chart sets a range of whole bars, shown in the inputs.
+    await block.locator('button', { hasText: 'Reset' }).click();
+    await waitForText(page, '#match-count', countText(N));
+    await chart.scrollIntoViewIfNeeded();
+    await eventually(async () => (await chart.locator('svg rect.selected').count()) > 0);
+    const box = await chart.locator('svg').boundingBox();
+    await page.mouse.move(box.x + box.width * 0.3, box.y + box.height * 0.5);
+    await page.mouse.down();
+    await page.mouse.move(box.x + box.width * 0.7, box.y + box.height * 0.5, { steps: 6 });
+    await page.mouse.up();
+    const low = Number(await eventually(async () => from.inputValue()));
+    const high = Number(await to.inputValue());
+    assert.ok(low < high, `the brush sets both ends (${low} to ${high})`);
+    const size = (id) => wanted.sizes[id];
+    const brushed = items.id.filter((id) => size(id) !== null && size(id) >= low && size(id) <= high);
+    await waitForText(page, '#match-count', countText(brushed.length));
     await finish(s);
   });
 });

@@ -2,9 +2,14 @@
  * Loading and indexing of the site's data (data/collection.json and the files it describes; see
  * viewer/README.md, "Data contract"). Split so that a million items stay light: collection.json opens the
  * mosaic; three small binary columns (cells, years, subjects) make the filters work; the records (title,
- * date, links), the neighbours and the id lookup come in chunks when an item needs them.
+ * date, links), the neighbours and the id lookup come in chunks when an item needs them; the exploring
+ * extras (another arrangement's cells, the hotspots' column, a facet's columns) when first used.
  * Pure logic: no DOM, so `node --test` can exercise it.
  */
+import { SIMILARITY, applyLayout, emptyLayout, makeLayout, parseArrangements } from './arrangement.js';
+import { cellMaps } from './cells.js';
+import { numberColumn, parseFacets, valuesColumn } from './facets.js';
+import { hotspotMembers, parseHotspots } from './hotspots.js';
 
 export const NO_YEAR = -32768; // years.bin: unknown year
 const KEPT_CHUNKS = 64; // record and neighbour chunks held in memory at once (least recently used go)
@@ -50,9 +55,12 @@ export function idBucket(id, buckets) {
 /**
  * The index before its columns are in: collection.json validated (strict on the grid, because a wrong grid
  * would silently map clicks to the wrong photographs), empty columns, and loaders for what comes later.
- * `loadColumns` fills it in place; until then every cell is empty.
+ * `loadColumns` fills it in place; until then every cell is empty. `grid`, `cell`, `col`, `row` and
+ * `cellItem` are those of the arrangement on screen (`arrangement`; see arrangement.js), the similarity
+ * grid's until another is chosen; `arrangements`, `hotspots` and `facets` are the optional keys, parsed.
  * @returns {{collection, grid, count, chunkSize, idBuckets, subjectNames, subjectCounts, cell, col, row,
- *   cellItem, year, subjectStart, subjectIds, warnings, hasNeighbours, base, fetchFn, loaded: boolean}}
+ *   cellItem, year, subjectStart, subjectIds, warnings, hasNeighbours, arrangements, arrangement, layouts,
+ *   hotspots, facets, base, fetchFn, loaded: boolean}}
  */
 export function createIndex(collection, base, fetchFn = globalThis.fetch) {
   if (!collection || typeof collection !== 'object') throw new Error('collection.json is not an object');
@@ -70,6 +78,8 @@ export function createIndex(collection, base, fetchFn = globalThis.fetch) {
   const count = Number.isInteger(items.count) && items.count >= 0 ? items.count : 0;
   const subjectNames = (Array.isArray(items.subjectNames) ? items.subjectNames : []).map(String);
   const chunkSize = positiveInt(items.chunkSize, 'items.chunkSize');
+  const { arrangements, warnings } = parseArrangements(collection, grid);
+  const facets = parseFacets(collection);
   return {
     collection, grid, count, chunkSize,
     idBuckets: positiveInt(items.idBuckets ?? 1, 'items.idBuckets'),
@@ -80,9 +90,11 @@ export function createIndex(collection, base, fetchFn = globalThis.fetch) {
     cell: new Uint32Array(0), col: new Int32Array(0), row: new Int32Array(0),
     cellItem: new Int32Array(grid.cols * grid.rows).fill(-1),
     year: new Int16Array(0), subjectStart: new Uint32Array(1), subjectIds: new Uint8Array(0),
-    warnings: [], loaded: false,
+    warnings: [...warnings, ...facets.warnings], loaded: false,
+    arrangements, arrangement: arrangements[0], layouts: new Map(),
+    hotspots: parseHotspots(collection, count), facets: facets.facets,
     base, fetchFn,
-    records: chunkCache(), neighbours: chunkCache(),
+    records: chunkCache(), neighbours: chunkCache(), extras: new Map(),
   };
 }
 
@@ -91,12 +103,46 @@ export async function loadCollection(base, fetchFn = globalThis.fetch) {
   return createIndex(await fetchJson('data/collection.json', base, fetchFn), base, fetchFn);
 }
 
-/** Fetch the binary columns (cells, years, subjects) and index them in place; returns the index. */
+/**
+ * Fetch the binary columns (cells, years, subjects) and index them in place; returns the index. When a link
+ * chose another arrangement before (chooseArrangement), its cell column comes along.
+ */
 export async function loadColumns(index) {
   const get = (name) => fetchBytes(`data/${name}`, index.base, index.fetchFn);
-  const [cells, years, counts, ids] = await Promise.all(
-    ['cells.bin', 'years.bin', 'subject-counts.bin', 'subject-ids.bin'].map(get));
-  return setColumns(index, { cells, years, counts, ids });
+  const chosen = index.arrangement;
+  const [cells, years, counts, ids, arranged] = await Promise.all([
+    ...['cells.bin', 'years.bin', 'subject-counts.bin', 'subject-ids.bin'].map(get),
+    chosen.cells ? fetchBytes(chosen.cells, index.base, index.fetchFn) : null,
+  ]);
+  setColumns(index, { cells, years, counts, ids });
+  if (arranged) applyLayout(index, layoutFrom(index, chosen, arranged));
+  return index;
+}
+
+/** The layout of `arrangement` from its fetched cell column, kept for the next switch. */
+function layoutFrom(index, arrangement, bytes) {
+  const layout = makeLayout(arrangement, typed(bytes, Uint32Array), index.count);
+  index.warnings.push(...layout.warnings);
+  index.layouts.set(arrangement.name, layout);
+  return layout;
+}
+
+/**
+ * Show `arrangement` before the columns are in (a link's `a=`): its grid, every cell empty, so that the
+ * mosaic opens with its pyramid at once; loadColumns then brings its cells.
+ */
+export function chooseArrangement(index, arrangement) {
+  return applyLayout(index, emptyLayout(arrangement, index.count));
+}
+
+/**
+ * Switch the index to `arrangement` (fetching its cell column the first time); resolves to its layout. The
+ * similarity layout is the one loadColumns built from cells.bin.
+ */
+export async function loadArrangement(index, arrangement) {
+  let layout = index.layouts.get(arrangement.name);
+  if (!layout) layout = layoutFrom(index, arrangement, await fetchBytes(arrangement.cells, index.base, index.fetchFn));
+  return applyLayout(index, layout);
 }
 
 /** Little-endian typed view of `bytes` (copied when unaligned or on a big-endian machine: never, in practice). */
@@ -112,7 +158,8 @@ function typed(bytes, Type) {
  * subjects are subjectIds[subjectStart[i] .. subjectStart[i+1])). Lenient on counts (warns), strict on cells.
  */
 export function setColumns(index, { cells, years, counts, ids }) {
-  const { grid } = index;
+  const similarity = index.arrangements[0];
+  const { grid } = similarity;
   const warnings = [];
   let count = index.count;
   const cell = typed(cells, Uint32Array);
@@ -120,20 +167,11 @@ export function setColumns(index, { cells, years, counts, ids }) {
     warnings.push(`cells.bin has ${cell.length} items, collection.json says ${count}`);
     count = Math.min(count, cell.length);
   }
-  const size = grid.cols * grid.rows;
-  const col = new Int32Array(count), row = new Int32Array(count);
-  const cellItem = new Int32Array(size).fill(-1);
-  let outside = 0, clashes = 0;
-  for (let i = 0; i < count; i++) {
-    const c = cell[i];
-    col[i] = c % grid.cols;
-    row[i] = Math.floor(c / grid.cols);
-    if (c >= size) { outside++; col[i] = row[i] = -1; continue; }
-    if (cellItem[c] !== -1) clashes++;
-    cellItem[c] = i;
-  }
+  const { col, row, cellItem, outside, clashes } = cellMaps(cell, grid, count);
   if (outside) warnings.push(`${outside} item(s) lie outside the ${grid.cols}x${grid.rows} grid`);
   if (clashes) warnings.push(`${clashes} item(s) share a cell with another item`);
+  const layout = { arrangement: similarity, grid, cell, col, row, cellItem, warnings: [] };
+  index.layouts.set(SIMILARITY, layout);
 
   let year = typed(years, Int16Array);
   if (year.length < count) {
@@ -159,9 +197,41 @@ export function setColumns(index, { cells, years, counts, ids }) {
     index.subjectCounts = new Array(nSubjects).fill(0);
     for (const s of subjectIds) index.subjectCounts[s]++;
   }
-  Object.assign(index, { count, cell, col, row, cellItem, year, subjectStart, subjectIds, loaded: true });
+  Object.assign(index, { count, year, subjectStart, subjectIds, loaded: true });
+  if (index.arrangement === similarity) applyLayout(index, layout);
   index.warnings.push(...warnings);
   return index;
+}
+
+/** `load()` once per `key` (a failure is forgotten, so a later call tries again): for the files fetched on first use. */
+function once(index, key, load) {
+  let entry = index.extras.get(key);
+  if (!entry) {
+    entry = load().catch((err) => {
+      index.extras.delete(key);
+      throw err;
+    });
+    index.extras.set(key, entry);
+  }
+  return entry;
+}
+
+/** Which items are in which hotspot (data/hotspots.bin), fetched when a hotspot is first pointed at. */
+export function loadHotspots(index) {
+  return once(index, 'hotspots', async () => {
+    const column = typed(await fetchBytes('data/hotspots.bin', index.base, index.fetchFn), Uint16Array);
+    return hotspotMembers(column.subarray(0, index.count), index.hotspots.length);
+  });
+}
+
+/** A facet's column (facets.js valuesColumn or numberColumn), fetched when the facet is first used. */
+export function loadFacet(index, facet) {
+  const get = (path) => fetchBytes(path, index.base, index.fetchFn);
+  return once(index, `facet:${facet.name}`, async () => {
+    if (facet.kind === 'number') return numberColumn(await get(facet.file), index.count);
+    const [counts, ids] = await Promise.all([get(facet.files.counts), get(facet.files.ids)]);
+    return valuesColumn(facet, counts, ids, index.count);
+  });
 }
 
 /** Item i's subject ids (a typed subarray; do not keep it past a reload). */

@@ -170,3 +170,13 @@ export function warmUp(index, years) {
     matchingPositions(matches, 100);
   }
 }
+
+/**
+ * The items that pass every active part ({matches, n} each: the filters, the facets, the selection, the
+ * search): {matches: null, n: count} when none is active, the part itself when one is, else their
+ * intersection.
+ */
+export function combineMatches(parts, count) {
+  if (!parts.length) return { matches: null, n: count };
+  return parts.slice(1).reduce((acc, part) => intersectMatches(acc.matches, part.matches, count), parts[0]);
+}

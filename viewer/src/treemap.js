@@ -1,7 +1,8 @@
 /**
- * Treemap of the collection's subjects (d3-hierarchy: layout only, no DOM). It shows every subject
- * items.json offers (the metadata stage's `subjects_top` most frequent, plus "Other"), so the number of
- * tiles is a setting of the data, not of the viewer.
+ * Treemap of the collection's subjects (d3-hierarchy: layout only, no DOM). It shows every named subject
+ * items.json offers (the metadata stage's `subjects_top` most frequent), so the number of tiles is a setting
+ * of the data, not of the viewer. "Other", which the metadata stage lists last for the items whose subjects
+ * are all rarer, is not a subject of its own and gets no tile.
  */
 import { hierarchy, treemap, treemapSquarify } from 'd3-hierarchy';
 
@@ -15,11 +16,14 @@ export function treemapHeight(n) {
   return Math.round(Math.min(MAX_HEIGHT, MIN_HEIGHT * Math.sqrt(Math.max(1, n / 24))));
 }
 
-/** Every subject that some item has, as [{subject, name, count}], most frequent first. */
+export const OTHER_SUBJECT = 'Other'; // scripts/metadata.py's catch-all, always the last name
+
+/** Every named subject that some item has, as [{subject, name, count}], most frequent first. */
 export function treemapSubjects(index) {
+  const other = index.subjectNames.at(-1) === OTHER_SUBJECT ? index.subjectNames.length - 1 : -1;
   return index.subjectNames
     .map((name, subject) => ({ subject, name, count: index.subjectCounts[subject] || 0 }))
-    .filter((d) => d.count > 0)
+    .filter((d) => d.count > 0 && d.subject !== other)
     .sort((a, b) => b.count - a.count || a.subject - b.subject);
 }
 

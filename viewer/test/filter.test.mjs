@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { computeMatches, emptyFilter, intersectMatches, isFilterActive, itemMatches, maskPixels, matchingPositions,
-  subjectsOnly, warmUp } from '../src/filter.js';
+import { combineMatches, computeMatches, emptyFilter, intersectMatches, isFilterActive, itemMatches, maskPixels,
+  matchingPositions, subjectsOnly, warmUp } from '../src/filter.js';
 import { makeIndex, makeItems } from './fixtures.mjs';
 import { NO_YEAR } from '../src/data.js';
 
@@ -102,4 +102,14 @@ test('matching from the items of each subject agrees with matching item by item,
     assert.deepEqual([...matches], expected, JSON.stringify({ ...filter, subjects: [...subjects] }));
     assert.equal(n, expected.reduce((a, b) => a + b, 0));
   }
+});
+
+test('combineMatches: nothing active is everything; one part is itself; several are intersected', () => {
+  const flags = (list) => Uint8Array.from({ length: 10 }, (_, i) => (list.includes(i) ? 1 : 0));
+  assert.deepEqual(combineMatches([], 10), { matches: null, n: 10 });
+  const one = { matches: flags([1, 2, 3]), n: 3 };
+  assert.equal(combineMatches([one], 10), one);
+  const all = combineMatches([one, { matches: flags([2, 3, 4]), n: 3 }, { matches: flags([0, 3, 2]), n: 3 }], 10);
+  assert.deepEqual(matchingPositions(all.matches), [2, 3]);
+  assert.equal(all.n, 2);
 });

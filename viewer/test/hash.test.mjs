@@ -5,6 +5,7 @@ import { decodeHash, encodeHash, resolveHash, roundCoord, roundZoom, yearRange }
 import { makeIndex, makeItems } from './fixtures.mjs';
 
 const index = await makeIndex();
+const explored = await makeIndex(makeItems(), { explore: true });
 
 test('rounding: 5 decimals for the centre, 3 significant digits for the zoom', () => {
   assert.equal(roundCoord(0.123456789), 0.12346);
@@ -26,10 +27,42 @@ test('encodeHash writes keys in a fixed order and leaves defaults out', () => {
 
 test('decodeHash reverses encodeHash', () => {
   const state = {
-    view: { x: 0.25, y: 0.75, z: 3.5 }, subjects: ['Ships', 'A, B & C', 'C++'], mode: 'all',
-    from: -50, to: 1929, q: 'brick + wall', item: '0001',
+    view: { x: 0.25, y: 0.75, z: 3.5 }, arrangement: null, subjects: ['Ships', 'A, B & C', 'C++'], mode: 'all',
+    from: -50, to: 1929, facets: new Map(), q: 'brick + wall', item: '0001',
   };
   assert.deepEqual(decodeHash(`#${encodeHash(state)}`), state);
+});
+
+test('the arrangement and the facets round-trip through the hash, in a fixed place', () => {
+  const text = encodeHash({
+    view: { x: 0.5, y: 0.25, z: 2 }, arrangement: 'date', subjects: ['Ships'], mode: 'any', from: 1900, to: null,
+    facets: [{ name: 'place', values: ['Zürich', 'A, B'] }, { name: 'height', range: [0.1 + 0.2, 40] },
+      { name: 'empty', values: [] }, { name: 'open', range: [null, 5] }],
+    q: 'ship', item: 'b',
+  });
+  assert.equal(text, 'x=0.5&y=0.25&z=2&a=date&s=Ships&from=1900&f.place=Z%C3%BCrich,A%2C%20B&f.height=0.3,40'
+    + '&f.open=,5&q=ship&item=b');
+  const decoded = decodeHash(text);
+  assert.equal(decoded.arrangement, 'date');
+  assert.deepEqual([...decoded.facets], [['place', ['Zürich', 'A, B']], ['height', ['0.3', '40']], ['open', ['', '5']]]);
+  assert.equal(encodeHash({ arrangement: 'similarity' }), '', 'similarity is the default: left out');
+  const r = resolveHash(decoded, explored);
+  assert.equal(r.arrangement.name, 'date');
+  assert.deepEqual([...r.facets], [['place', new Set([2])], ['height', [0.3, 40]]], 'names the site lacks are dropped');
+  // and back: the page writes what it resolved
+  assert.equal(encodeHash({ arrangement: r.arrangement.name, facets: [
+    { name: 'place', values: [...r.facets.get('place')].map((v) => explored.facets[0].values[v]) },
+    { name: 'height', range: r.facets.get('height') }] }), 'a=date&f.place=Z%C3%BCrich&f.height=0.3,40');
+});
+
+test('resolveHash: unknown arrangements read as similarity; facet values ignore case; a range with one end', () => {
+  const r = resolveHash(decodeHash('a=nope&f.place=paris,LYON,Rome&f.height=12,&f.nope=1'), explored);
+  assert.equal(r.arrangement.name, 'similarity');
+  assert.deepEqual([...r.facets.get('place')], [0, 1]);
+  assert.deepEqual(r.facets.get('height'), [12, explored.facets[1].max], 'a missing end comes from the data');
+  assert.equal(r.facets.has('nope'), false);
+  assert.equal(resolveHash(decodeHash('f.place=Rome&f.height=x,y'), explored).facets.size, 0);
+  assert.equal(resolveHash(decodeHash('a=date'), index).arrangement.name, 'similarity', 'a site without it');
 });
 
 test('decodeHash tolerates junk: bad numbers, bad escapes, unknown keys', () => {
@@ -41,7 +74,9 @@ test('decodeHash tolerates junk: bad numbers, bad escapes, unknown keys', () => 
   assert.equal(d.to, 1950);
   assert.equal(d.q, '');
   assert.equal(d.item, null);
-  assert.deepEqual(decodeHash(''), { view: null, subjects: [], mode: 'any', from: null, to: null, q: '', item: null });
+  assert.deepEqual(decodeHash(''), {
+    view: null, arrangement: null, subjects: [], mode: 'any', from: null, to: null, facets: new Map(), q: '', item: null,
+  });
   assert.equal(decodeHash('x=1&y=1&z=0').view, null); // zoom must be positive
   assert.equal(decodeHash('q=brick+wall').q, 'brick wall'); // URLSearchParams style
 });

@@ -2,20 +2,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { layoutTreemap, TREEMAP_MIN_SHARE, treemapHeight, treemapSubjects } from '../src/treemap.js';
 
-// 65 subjects as the metadata stage writes them (subjects_top 64 + "Other"), counts 65 down to 1,
-// plus one that no item has.
+// 65 named subjects, counts 65 down to 1, one that no item has, and "Other" last as the metadata stage
+// writes it (its subjects_top most frequent, then "Other" for the items with rarer ones only).
 const index = {
-  subjectNames: [...Array.from({ length: 64 }, (_, i) => `S${i}`), 'Other', 'Unused'],
-  subjectCounts: [...Array.from({ length: 64 }, (_, i) => 65 - i), 1, 0],
+  subjectNames: [...Array.from({ length: 65 }, (_, i) => `S${i}`), 'Unused', 'Other'],
+  subjectCounts: [...Array.from({ length: 65 }, (_, i) => 65 - i), 0, 500],
 };
 
-test('treemapSubjects offers every subject some item has, most frequent first', () => {
+test('treemapSubjects offers every named subject some item has, most frequent first, not "Other"', () => {
   const all = treemapSubjects(index);
   assert.equal(all.length, 65); // as many as the data offers: no limit of the viewer's own
   assert.deepEqual(all[0], { subject: 0, name: 'S0', count: 65 });
   assert.ok(all.every((d, k) => k === 0 || all[k - 1].count >= d.count));
   assert.ok(!all.some((d) => d.name === 'Unused'));
-  assert.deepEqual(all.slice(-2).map((d) => d.name), ['S63', 'Other']); // ties: file order
+  assert.ok(!all.some((d) => d.name === 'Other'), 'the catch-all is no tile');
+  assert.deepEqual(all.slice(-2).map((d) => d.name), ['S63', 'S64']);
+  const named = treemapSubjects({ subjectNames: ['Other', 'B'], subjectCounts: [3, 2] });
+  assert.deepEqual(named.map((d) => d.name), ['Other', 'B'], 'a subject called Other, not last, is a subject');
 });
 
 test('treemapSubjects sorts by count even if the file is not sorted', () => {

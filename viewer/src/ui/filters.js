@@ -77,8 +77,8 @@ export function createFilters(els, index, { onChange }) {
   }
 
   // --- treemap: one <button> per subject, absolutely positioned ---
-  // Every subject the data offers gets a tile (items.json's subjectNames: the metadata stage's
-  // subjects_top, 64 by default, plus "Other"). The box grows with their number (treemapHeight),
+  // Every named subject the data offers gets a tile (items.json's subjectNames: the metadata stage's
+  // subjects_top, 64 by default; not "Other", see treemap.js). The box grows with their number (treemapHeight),
   // so that 64 tiles are not squeezed into the space 24 had.
   // Tiles too small for a readable name show only their colour; every tile keeps its name and count
   // as its accessible name and tooltip (title), stays a button in the tab order, and names itself in
@@ -127,8 +127,8 @@ export function createFilters(els, index, { onChange }) {
     select(els.treemap).selectAll('button.tile')
       .attr('aria-pressed', (d) => String(filter.subjects.has(d.subject)))
       .classed('dim', (d) => any && !filter.subjects.has(d.subject));
-    // A selected subject without a tile appears as a chip. Every subject an item has gets a tile, so
-    // only a link naming a subject no item has (possible in a hand-made items.json) puts one here.
+    // A selected subject without a tile appears as a chip: "Other" (chosen from a panel's chip or a link),
+    // or a subject no item has (only a link can name one; possible in a hand-made items.json).
     const others = [...filter.subjects].filter((s) => !inTreemap.has(s));
     select(els.otherSubjects).selectAll('button.chip')
       .data(others, (s) => s)

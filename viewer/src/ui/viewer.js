@@ -1,41 +1,55 @@
 /**
  * The OpenSeadragon mosaic: tiles, hover outline + tooltip, click/tap to select, the dimming
- * mask for filtered-out cells, the search highlight, and the keyboard focus cell. Hit-testing
- * goes pointer -> viewport -> image coordinates -> cell -> item through the pure helpers in
- * cells.js; keyboard movement through keyboard.js.
+ * mask for filtered-out cells, the search highlight, the keyboard focus cell, and for exploring: the
+ * arrangement on screen (its pyramid, its groups' labels), a hotspot's and the selection's outlines and
+ * the lasso or rectangle being drawn. Hit-testing goes pointer -> viewport -> image coordinates -> cell ->
+ * item through the pure helpers in cells.js; keyboard movement through keyboard.js. The grid and the
+ * cell maps are always the index's, which main.js switches with the arrangement (arrangement.js).
  *
  * Overlays cost O(1) DOM nodes however big the collection: the mask is a cols x rows canvas
- * stretched over the mosaic, the search highlight one screen-sized canvas redrawn with the view
- * (only the cells in sight, as one path), and the hover/selected/focus outlines one <div> each.
+ * stretched over the mosaic, everything else drawn one screen-sized canvas redrawn with the view
+ * (search outlines only for the cells in sight, as one path), and the hover/selected/focus outlines one
+ * <div> each.
  */
 import OpenSeadragon from 'openseadragon';
-import { cellAt, cellRect, itemAtCell } from '../cells.js';
-import { maskPixels } from '../filter.js';
+import { visibleGroups } from '../arrangement.js';
+import { cellAt, cellRect, itemAtCell, itemsOutline } from '../cells.js';
+import { maskPixels, matchingPositions } from '../filter.js';
 import { arrowDelta, clampedCell, freeArea, intersects, moveCell, panToShow } from '../keyboard.js';
+import { rectanglePolygon } from '../selection.js';
 
 const HIGHLIGHT = '#ff6ad5'; // search outlines (CSS --highlight); a dark line underneath for contrast
+const SELECTION = '#7dff8a'; // the selection's outline (CSS --selection)
+const HOTSPOT = '#ffd34d'; // a hotspot's outline (CSS --accent)
 const MIN_OUTLINE_PX = 3; // screen pixels a cell needs for a search outline
+const MIN_LASSO_STEP = 3; // screen pixels between two corners of a lasso: a drag makes hundreds
+const GROUP_FONT = '600 13px system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 const KEYBOARD_HELP = 'Zoomable mosaic of the collection. Arrow keys move between images, Enter opens the '
-  + 'focused image, Escape closes it; plus and minus zoom, 0 shows the whole mosaic.';
+  + 'focused image, Escape closes it; plus and minus zoom, 0 shows the whole mosaic. In selection mode, '
+  + 'dragging draws a lasso (with Shift a rectangle) and Space adds or removes the focused image.';
 
 /**
  * @param {HTMLElement} container  element OSD fills
- * @param {object} index           from buildIndex()
+ * @param {object} index           from data.js createIndex()
  * @param {{onHover(item:number, event:{clientX:number, clientY:number, pointerType:string}|null):void,
  *          onSelect(item:number):void, onFocusCell(col:number, row:number):void,
  *          onActivate(item:number):void, onViewChange():void, onOpen():void, onReady():void,
+ *          onLasso(polygon:number[], started:number):void, onToggleItem(item:number):void,
  *          covered():DOMRect|null}} handlers
  *   item is -1 for empty cells / outside; onFocusCell: the keyboard focus cell moved;
- *   onActivate: Enter on the focus cell; onViewChange: a pan/zoom came to rest; onOpen: the mosaic opened;
- *   onReady: its first tile is on screen (or it failed to open: the page goes on without it);
- *   covered: the client rectangle of whatever floats over the mosaic now (the details panel), or null.
+ *   onActivate: Enter on the focus cell; onViewChange: a pan/zoom came to rest; onOpen: the mosaic opened
+ *   (again after each switch of arrangement); onReady: its first tile is on screen (or it failed to open:
+ *   the page goes on without it); onLasso: a lasso or rectangle was drawn in selection mode (its corners in
+ *   grid units, x0, y0, x1, y1, ...; `started`: when the pointer was released); onToggleItem: Space on the
+ *   focus cell in selection mode; covered: the client rectangle of whatever floats over the mosaic now (the
+ *   details panel), or null.
  */
 export function createViewer(container, index, handlers) {
-  const { onHover, onSelect, onFocusCell, onActivate, onViewChange, onOpen, onReady, covered } = handlers;
-  const { grid } = index;
+  const { onHover, onSelect, onFocusCell, onActivate, onViewChange, onOpen, onReady, onLasso, onToggleItem,
+    covered } = handlers;
   const viewer = OpenSeadragon({
     element: container,
-    tileSources: index.collection.tiles.dzi, // relative to the page, like the rest of the site
+    tileSources: index.arrangement.dzi, // relative to the page, like the rest of the site
     prefixUrl: 'assets/osd-images/',
     drawer: 'canvas', // plain 2D canvas: no WebGL readback stalls, and the mosaic needs no WebGL effects
     showNavigator: true,
@@ -62,37 +76,44 @@ export function createViewer(container, index, handlers) {
   const focusBox = overlayBox('cell-outline cell-focus');
   const mask = document.createElement('canvas');
   mask.className = 'cell-mask';
-  mask.width = grid.cols;
-  mask.height = grid.rows;
   mask.hidden = true;
   const maskCtx = mask.getContext('2d');
   let maskImage = null;
+  let maskFlags = null; // what the mask shows, redrawn when the arrangement changes
 
-  // Search highlight: a canvas the size of the viewer, above the mask, redrawn on every view update.
-  const highlight = document.createElement('canvas');
-  highlight.className = 'cell-highlight';
-  highlight.setAttribute('aria-hidden', 'true');
-  const highlightCtx = highlight.getContext('2d');
+  // Search, selection and hotspot outlines, group labels and the lasso being drawn: a canvas the size of
+  // the viewer, above the mask, redrawn on every view update.
+  const overlay = document.createElement('canvas');
+  overlay.className = 'mosaic-overlay';
+  overlay.setAttribute('aria-hidden', 'true');
+  const overlayCtx = overlay.getContext('2d');
   let highlightFlags = null;
+  // Regions outlined whatever the zoom: {items, outline (grid units, cells.js itemsOutline), arrangement}.
+  const regions = { selection: null, hotspot: null };
 
-  let image = null; // the TiledImage, once the DZI has opened
+  let image = null; // the TiledImage, once the DZI has opened (null again while another arrangement opens)
   let lastPointer = null; // {x, y} in viewer element pixels, plus client coords for the tooltip
   let hoverCell = -1;
   let selectedItem = -1;
   let focus = null; // {col, row} of the keyboard focus cell, or null
+  let focusedItem = -1; // the item in it when it was set: the focus follows it to another arrangement
   let focusShown = false;
+  let selecting = null; // selection mode: {shape: 'lasso' | 'rectangle'}, else null
+  let drawing = null; // the lasso being drawn: {points: [x, y, ...] in grid units, rectangle: boolean}
   const pending = []; // view changes asked for before the mosaic opened
 
   viewer.addHandler('open', () => {
     image = viewer.world.getItemAt(0);
+    const { grid } = index;
+    drawMask();
     const full = image.imageToViewportRectangle(0, 0, grid.cols * grid.cellWidth, grid.rows * grid.cellHeight);
     viewer.addOverlay({ element: mask, location: full });
     // In the overlay layer, above the mask and below the cell outlines. OSD wraps each overlay
     // element in a positioned <div>: go after that wrapper, not inside it.
     let layer = mask;
     while (layer.parentElement && layer.parentElement !== viewer.overlaysContainer) layer = layer.parentElement;
-    layer.after(highlight);
-    drawHighlight();
+    layer.after(overlay);
+    drawOverlay();
     if (selectedItem >= 0) showSelected(selectedItem);
     if (focus && focusShown) placeBox(focusBox, focus.col, focus.row);
     while (pending.length) pending.shift()();
@@ -108,33 +129,71 @@ export function createViewer(container, index, handlers) {
     container.dispatchEvent(new CustomEvent('viewer-error', { bubbles: true, detail: e.message || 'Could not open the mosaic' }));
   });
   viewer.addHandler('animation-finish', () => onViewChange());
-  viewer.addHandler('update-viewport', () => { if (highlightFlags) drawHighlight(); });
-  viewer.addHandler('resize', () => drawHighlight());
+  viewer.addHandler('update-viewport', () => drawOverlay());
+  viewer.addHandler('resize', () => drawOverlay());
 
-  /** Outline the visible cells of highlighted items, in screen pixels (cost: cells in sight, at least
-   * MIN_OUTLINE_PX wide each). */
-  function drawHighlight() {
-    if (!image) return;
-    const w = viewer.canvas.clientWidth, h = viewer.canvas.clientHeight;
-    const dpr = window.devicePixelRatio || 1;
-    if (!highlightFlags || !w || !h) {
-      highlight.hidden = true;
-      return;
+  /** Put the mask's flags (matches per item) into its canvas, a pixel per cell of the grid on screen. */
+  function drawMask() {
+    const { cols, rows } = index.grid;
+    if (mask.width !== cols || mask.height !== rows) { // another arrangement's grid
+      mask.width = cols;
+      mask.height = rows;
+      maskImage = null;
     }
-    highlight.hidden = false;
-    if (highlight.width !== Math.round(w * dpr) || highlight.height !== Math.round(h * dpr)) {
-      highlight.width = Math.round(w * dpr);
-      highlight.height = Math.round(h * dpr);
-      highlight.style.width = `${w}px`;
-      highlight.style.height = `${h}px`;
-    }
-    const ctx = highlightCtx;
-    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-    ctx.clearRect(0, 0, w, h);
+    mask.hidden = !maskFlags;
+    if (!maskFlags) return;
+    maskImage ??= new ImageData(cols, rows); // one buffer, rewritten: a million cells are 4 MB
+    maskPixels(index, maskFlags, undefined, maskImage.data);
+    maskCtx.putImageData(maskImage, 0, 0);
+  }
+
+  /** Screen geometry of the grid now: the pixel of the mosaic's top left corner and a cell's size. */
+  function gridOnScreen() {
+    const { grid } = index;
     const vp = viewer.viewport;
     const o = vp.pixelFromPoint(image.imageToViewportCoordinates(0, 0), true);
     const e = vp.pixelFromPoint(image.imageToViewportCoordinates(grid.cellWidth, grid.cellHeight), true);
-    const cw = e.x - o.x, ch = e.y - o.y;
+    return { o, cw: e.x - o.x, ch: e.y - o.y };
+  }
+
+  /**
+   * Redraw the overlay canvas: the groups' labels, the search outlines, the selection's and a hotspot's
+   * outline, and the lasso being drawn. Cost: the groups, the cells in sight (search outlines, only while
+   * they are at least MIN_OUTLINE_PX wide) and the regions' outlines.
+   */
+  function drawOverlay() {
+    if (!image) return;
+    const groups = index.arrangement.groups;
+    const w = viewer.canvas.clientWidth, h = viewer.canvas.clientHeight;
+    const busy = highlightFlags || regions.selection || regions.hotspot || drawing || groups.length;
+    if (!busy || !w || !h) {
+      overlay.hidden = true;
+      return;
+    }
+    overlay.hidden = false;
+    const dpr = window.devicePixelRatio || 1;
+    if (overlay.width !== Math.round(w * dpr) || overlay.height !== Math.round(h * dpr)) {
+      overlay.width = Math.round(w * dpr);
+      overlay.height = Math.round(h * dpr);
+      overlay.style.width = `${w}px`;
+      overlay.style.height = `${h}px`;
+    }
+    const ctx = overlayCtx;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, h);
+    const screen = gridOnScreen();
+    if (highlightFlags) drawSearchOutlines(ctx, screen, w, h);
+    for (const [name, colour] of [['selection', SELECTION], ['hotspot', HOTSPOT]]) {
+      const region = regionOutline(name);
+      if (region) strokeSegments(ctx, screen, region, colour);
+    }
+    if (groups.length) drawGroupLabels(ctx, screen, groups, w, h);
+    if (drawing) drawLasso(ctx, screen);
+  }
+
+  /** Outline the visible cells of highlighted items (the search's). */
+  function drawSearchOutlines(ctx, { o, cw, ch }, w, h) {
+    const { grid } = index;
     // Cells too small for an outline: the mask alone shows the result (and a million outlines would stall).
     if (!(cw >= MIN_OUTLINE_PX && ch >= MIN_OUTLINE_PX)) return;
     const c0 = Math.max(0, Math.floor(-o.x / cw)), c1 = Math.min(grid.cols - 1, Math.floor((w - o.x) / cw));
@@ -161,17 +220,111 @@ export function createViewer(container, index, handlers) {
     ctx.stroke();
   }
 
+  /** A region's outline in the arrangement on screen, computed once per arrangement. */
+  function regionOutline(name) {
+    const region = regions[name];
+    if (!region) return null;
+    if (region.arrangement !== index.arrangement) {
+      region.outline = itemsOutline(index, region.items);
+      region.arrangement = index.arrangement;
+    }
+    return region.outline;
+  }
+
+  /** Stroke segments (grid units) in `colour` over a dark line, so they read on any picture. */
+  function strokeSegments(ctx, { o, cw, ch }, segments, colour) {
+    ctx.beginPath();
+    for (let k = 0; k < segments.length; k += 4) {
+      ctx.moveTo(o.x + segments[k] * cw, o.y + segments[k + 1] * ch);
+      ctx.lineTo(o.x + segments[k + 2] * cw, o.y + segments[k + 3] * ch);
+    }
+    ctx.lineCap = 'square';
+    ctx.lineWidth = 5;
+    ctx.strokeStyle = 'rgba(0, 0, 0, 0.8)';
+    ctx.stroke();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = colour;
+    ctx.stroke();
+  }
+
+  /**
+   * Each group's label at the top left of the part of it in sight: across where the group is wide enough,
+   * else up its left edge where it is tall enough (a narrow column of the date arrangement), else none.
+   */
+  function drawGroupLabels(ctx, { o, cw, ch }, groups, w, h) {
+    const toScreen = (c, r) => ({ x: o.x + c * cw, y: o.y + r * ch });
+    ctx.font = GROUP_FONT;
+    ctx.textBaseline = 'top';
+    for (const g of visibleGroups(groups, toScreen, { width: w, height: h })) {
+      const text = g.label;
+      const width = ctx.measureText(text).width + 10;
+      const across = width <= g.width && g.height >= 22;
+      if (!across && !(g.width >= 16 && g.height >= width + 4)) continue;
+      ctx.save();
+      ctx.translate(g.x + 2, across ? g.y + 2 : g.y + 2 + width);
+      if (!across) ctx.rotate(-Math.PI / 2); // reads upwards, as a book's spine
+      ctx.fillStyle = 'rgba(12, 14, 20, 0.78)';
+      ctx.fillRect(0, 0, width, 20);
+      ctx.fillStyle = '#eceff3';
+      ctx.fillText(text, 5, 4);
+      ctx.restore();
+    }
+  }
+
+  /** The lasso (or rectangle) being drawn: a dashed white line on a black one. */
+  function drawLasso(ctx, { o, cw, ch }) {
+    const points = drawing.rectangle ? rectangleOf(drawing.points) : drawing.points;
+    if (points.length < 4) return;
+    ctx.beginPath();
+    ctx.moveTo(o.x + points[0] * cw, o.y + points[1] * ch);
+    for (let k = 2; k < points.length; k += 2) ctx.lineTo(o.x + points[k] * cw, o.y + points[k + 1] * ch);
+    ctx.closePath();
+    ctx.fillStyle = 'rgba(125, 255, 138, 0.12)';
+    ctx.fill();
+    ctx.setLineDash([]);
+    ctx.lineWidth = 3;
+    ctx.strokeStyle = '#000';
+    ctx.stroke();
+    ctx.setLineDash([6, 4]);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = '#fff';
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+
+  /** The larger side (grid units) of the box round the polygon [x0, y0, x1, y1, ...]. */
+  function spread(polygon) {
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (let k = 0; k < polygon.length; k += 2) {
+      x0 = Math.min(x0, polygon[k]); x1 = Math.max(x1, polygon[k]);
+      y0 = Math.min(y0, polygon[k + 1]); y1 = Math.max(y1, polygon[k + 1]);
+    }
+    return Math.max(x1 - x0, y1 - y0);
+  }
+
+  /** The rectangle between the first and the last point drawn. */
+  function rectangleOf(points) {
+    const n = points.length;
+    return rectanglePolygon({ x: points[0], y: points[1] }, { x: points[n - 2], y: points[n - 1] });
+  }
+
   /** Run fn now if the mosaic is open, else once it is. */
   function whenOpen(fn) {
     if (image) fn();
     else pending.push(fn);
   }
 
+  /** Image coordinates of a point given in viewer-element pixels. */
+  function imagePoint(pixel) {
+    const vp = viewer.viewport.pointFromPixel(new OpenSeadragon.Point(pixel.x, pixel.y), true);
+    return image.viewportToImageCoordinates(vp);
+  }
+
   /** Item and cell under a point given in viewer-element pixels. */
   function hitTest(pixel) {
     if (!image) return { cell: -1, item: -1, col: -1, row: -1 };
-    const vp = viewer.viewport.pointFromPixel(new OpenSeadragon.Point(pixel.x, pixel.y), true);
-    const pt = image.viewportToImageCoordinates(vp);
+    const pt = imagePoint(pixel);
+    const { grid } = index;
     const c = cellAt(pt.x, pt.y, grid);
     if (!c) return { cell: -1, item: -1, col: -1, row: -1 };
     return { cell: c.row * grid.cols + c.col, item: itemAtCell(index, c.col, c.row), ...c };
@@ -210,6 +363,42 @@ export function createViewer(container, index, handlers) {
   // Zooming with the wheel moves the image under a still pointer: keep the outline honest.
   viewer.addHandler('animation', () => { if (lastPointer) updateHover(); });
 
+  // Selection mode: a drag draws a lasso (a rectangle with Shift or the rectangle shape) instead of panning;
+  // the wheel, pinch and keys still zoom and pan. Corners are kept in grid units, where cells are 1 x 1.
+  const gridPoint = (pixel) => {
+    const pt = imagePoint(pixel);
+    return [pt.x / index.grid.cellWidth, pt.y / index.grid.cellHeight];
+  };
+  viewer.addHandler('canvas-press', (e) => {
+    if (!selecting || !image) return;
+    drawing = { points: gridPoint(e.position), last: e.position,
+      rectangle: selecting.shape === 'rectangle' || !!e.originalEvent?.shiftKey };
+  });
+  viewer.addHandler('canvas-drag', (e) => {
+    if (!selecting) return;
+    e.preventDefaultAction = true;
+    if (!drawing || !image) return;
+    if (e.originalEvent?.shiftKey) drawing.rectangle = true;
+    if (Math.hypot(e.position.x - drawing.last.x, e.position.y - drawing.last.y) < MIN_LASSO_STEP) return;
+    drawing.points.push(...gridPoint(e.position));
+    drawing.last = e.position;
+    drawOverlay();
+  });
+  viewer.addHandler('canvas-drag-end', (e) => {
+    if (selecting) e.preventDefaultAction = true; // no flick after a lasso
+  });
+  viewer.addHandler('canvas-release', (e) => {
+    if (!drawing) return;
+    const started = performance.now();
+    const shape = drawing;
+    drawing = null;
+    if (e.position && image) shape.points.push(...gridPoint(e.position));
+    const polygon = shape.rectangle ? rectangleOf(shape.points) : shape.points;
+    // A press without a drag is a click (canvas-click opens the item); a shape needs some size.
+    if (polygon.length >= 6 && spread(polygon) > 0.05) onLasso(polygon, started);
+    drawOverlay();
+  });
+
   viewer.addHandler('canvas-click', (e) => {
     if (!e.quick) return; // a drag that ended, not a click
     e.preventDefaultAction = true;
@@ -228,12 +417,14 @@ export function createViewer(container, index, handlers) {
       e.preventDefaultAction = true;
       ev.preventDefault();
       moveFocus(ev.key);
-    } else if (ev.key === 'Enter') {
+    } else if (ev.key === 'Enter' || (ev.key === ' ' && selecting)) {
       e.preventDefaultAction = true;
       ev.preventDefault();
       const start = focusShown && focus ? focus : startCell();
       if (!focusShown) setFocus(start, true);
-      onActivate(itemAtCell(index, start.col, start.row));
+      const item = itemAtCell(index, start.col, start.row);
+      if (ev.key === 'Enter') onActivate(item);
+      else if (item >= 0) onToggleItem(item);
     } else if ((ev.key === '+' || ev.key === '=') && ev.code !== 'Equal') {
       e.preventDefaultAction = true;
       zoomBy(viewer.zoomPerScroll);
@@ -259,7 +450,7 @@ export function createViewer(container, index, handlers) {
   }
   /** Viewport rectangle of a cell (OSD units). */
   function boxLocation(col, row) {
-    const r = cellRect(col, row, grid);
+    const r = cellRect(col, row, index.grid);
     return image.imageToViewportRectangle(r.x, r.y, r.width, r.height);
   }
   function placeBox(el, col, row) {
@@ -271,12 +462,13 @@ export function createViewer(container, index, handlers) {
     if (viewer.getOverlayById(el)) viewer.removeOverlay(el);
   }
   function showSelected(item) {
-    if (item >= 0) placeBox(selectedBox, index.col[item], index.row[item]);
+    if (item >= 0 && index.col[item] >= 0) placeBox(selectedBox, index.col[item], index.row[item]);
     else removeBox(selectedBox);
   }
 
   function setFocus(cell, shown) {
     focus = cell;
+    focusedItem = cell ? itemAtCell(index, cell.col, cell.row) : -1;
     focusShown = shown;
     if (shown && cell) placeBox(focusBox, cell.col, cell.row);
     else removeBox(focusBox);
@@ -310,12 +502,12 @@ export function createViewer(container, index, handlers) {
     if (focus && intersects(boxLocation(focus.col, focus.row), view)) return focus;
     if (selectedItem >= 0) return { col: index.col[selectedItem], row: index.row[selectedItem] };
     const c = image.viewportToImageCoordinates(view.getCenter());
-    return clampedCell(c.x, c.y, grid);
+    return clampedCell(c.x, c.y, index.grid);
   }
 
   function moveFocus(key) {
     if (!image) return;
-    const next = moveCell(startCell(), key, grid);
+    const next = moveCell(startCell(), key, index.grid);
     setFocus(next, true);
     // Pan just enough to keep the cell (and half a cell around it) in view.
     const rect = boxLocation(next.col, next.row);
@@ -330,6 +522,7 @@ export function createViewer(container, index, handlers) {
    */
   function goToItem(item, immediately = false) {
     whenOpen(() => {
+      if (index.col[item] < 0) return; // no cell in this arrangement
       const vp = viewer.viewport;
       const r = boxLocation(index.col[item], index.row[item]);
       const around = new OpenSeadragon.Rect(r.x - 2 * r.width, r.y - 2 * r.height, 5 * r.width, 5 * r.height);
@@ -358,16 +551,68 @@ export function createViewer(container, index, handlers) {
     },
     /** Dim cells whose item does not match; `active` false removes all dimming. */
     setMask(matches, active) {
-      mask.hidden = !active;
-      if (!active) return;
-      maskImage ??= new ImageData(grid.cols, grid.rows); // one buffer, rewritten: a million cells are 4 MB
-      maskPixels(index, matches, undefined, maskImage.data);
-      maskCtx.putImageData(maskImage, 0, 0);
+      maskFlags = active ? matches : null;
+      drawMask();
     },
     /** Outline the cells of flagged items (search results); null removes the outlines. */
     setHighlight(flags) {
       highlightFlags = flags;
-      drawHighlight();
+      drawOverlay();
+    },
+    /** Outline the region of the selected items (flags per item), whatever the zoom; null removes it. */
+    setSelection(flags) {
+      regions.selection = flags ? { items: matchingPositions(flags), outline: null, arrangement: null } : null;
+      drawOverlay();
+    },
+    /** Outline the region of `items` (a hotspot's, positions); null removes it. */
+    showRegion(items) {
+      regions.hotspot = items ? { items, outline: null, arrangement: null } : null;
+      drawOverlay();
+    },
+    /** Fly to the cells' box [col0, row0, col1, row1] (inclusive) with a cell of margin around it. */
+    flyToBox([c0, r0, c1, r1]) {
+      whenOpen(() => {
+        const a = boxLocation(c0 - 1, r0 - 1), b = boxLocation(c1 + 1, r1 + 1);
+        viewer.viewport.fitBounds(new OpenSeadragon.Rect(a.x, a.y, b.x + b.width - a.x, b.y + b.height - a.y));
+        viewer.viewport.applyConstraints();
+      });
+    },
+    /**
+     * Turn selection mode on ({shape: 'lasso' | 'rectangle'}) or off (null): while on, a drag draws a lasso
+     * instead of panning and Space on the focus cell adds or removes its item.
+     */
+    setSelecting(mode) {
+      selecting = mode;
+      if (!mode) drawing = null;
+      container.classList.toggle('selecting', !!mode);
+      drawOverlay();
+    },
+    /** Drop a lasso being drawn (Escape); true when there was one. */
+    cancelLasso() {
+      if (!drawing) return false;
+      drawing = null;
+      drawOverlay();
+      return true;
+    },
+    /**
+     * Show the arrangement the index has switched to (main.js applied its layout): open its pyramid at its
+     * home view and redraw the mask, outlines and focus for its cells once it is on screen. `started`: when
+     * the visitor asked, for the `arrangement-switch` measure (to the first tile of the new pyramid drawn).
+     */
+    showArrangement(started = performance.now()) {
+      image = null; // hit tests and outlines wait for the new pyramid
+      drawing = null;
+      hoverCell = -1; // the same cell index is another item now: place the hover outline anew
+      removeBox(hoverBox);
+      if (focus) {
+        const shown = focusShown && focusedItem >= 0 && index.col[focusedItem] >= 0;
+        focus = shown ? { col: index.col[focusedItem], row: index.row[focusedItem] } : null;
+        focusShown = shown;
+      }
+      viewer.addOnceHandler('tile-drawn', () => {
+        performance.measure('arrangement-switch', { start: started, end: performance.now() });
+      });
+      viewer.open(index.arrangement.dzi);
     },
     /** Show the keyboard focus cell on an item (e.g. a search result); -1 hides it. */
     focusItem(item) {
