@@ -623,10 +623,17 @@ rule hotspots:
         " --members {output.members} 2>&1 | tee {log}"
 
 
+def published_arrangement(wildcards):
+    """A stable build keeps the published arrangement's cells and reuses its tiles (as the grid and tiles do)."""
+    folder = Path(PUBLISHED_SITE, "arrangements", wildcards.arrangement)
+    return [ancient(str(folder))] if STABLE and (folder / "layout.csv").is_file() else []
+
+
 # The same pictures on other grids (by date, by subject), each made into a pyramid from the mosaic's cells.
 rule arrangement:
     input:
-        f"{OUT}/items.json",
+        json=f"{OUT}/items.json",
+        previous=published_arrangement,
     output:
         grid=f"{OUT}/arrangements/{{arrangement}}/grid.csv",
         groups=f"{OUT}/arrangements/{{arrangement}}/groups.json",
@@ -636,15 +643,21 @@ rule arrangement:
         "envs/site.yaml"
     params:
         script=script("arrangements"),
+        spare=LAYOUT["spare"],
+        previous=lambda wildcards, input: f"--previous {shlex.quote(input.previous[0])}" if input.previous else "",
     shell:
-        "python {params.script} --items {input} --kind {wildcards.arrangement} --out {output.grid}"
-        " --groups {output.groups} 2>&1 | tee {log}"
+        "python {params.script} --items {input.json} --kind {wildcards.arrangement} --out {output.grid}"
+        " --groups {output.groups} --spare {params.spare} {params.previous} 2>&1 | tee {log}"
 
 
 rule arrangement_tiles:
     input:
         grid=f"{OUT}/arrangements/{{arrangement}}/grid.csv",
         cells=CELLS,
+        previous=published_arrangement,
+        previous_cells=(
+            [ancient(f"{PUBLISHED_SITE}/thumbs")] if STABLE and Path(PUBLISHED_SITE, "thumbs").is_dir() else []
+        ),
     output:
         tiles=directory(f"{OUT}/arrangements/{{arrangement}}/tiles"),
         geometry=f"{OUT}/arrangements/{{arrangement}}/mosaic.json",
@@ -661,11 +674,16 @@ rule arrangement_tiles:
         format=config["tiles"]["format"],
         quality=config["tiles"]["quality"],
         background=",".join(map(str, config["mosaic"]["background"])),
+        previous=lambda wildcards, input: (
+            f"--previous {shlex.quote(input.previous[0])} --previous-cells {shlex.quote(input.previous_cells[0])}"
+            if input.previous and input.previous_cells
+            else ""
+        ),
     shell:
         "python {params.script} --in {input.grid} --cells {input.cells} --out {output.tiles}"
         " --geometry {output.geometry} --cell-size {params.size} --tile-size {params.size} --overlap 0"
         " --format {params.format} --quality {params.quality} --background {params.background}"
-        " --jobs {threads} 2>&1 | tee {log}"
+        " {params.previous} --jobs {threads} 2>&1 | tee {log}"
 
 
 ANNOTATED = config["site"]["annotated_manifest"]

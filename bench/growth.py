@@ -149,6 +149,23 @@ def sample_part(root: Path) -> None:
                   f"| {whole:.3f} | {size} |")
 
 
+def job_seconds(out: Path, since: float) -> list[tuple[str, float]]:
+    """(job, wall seconds) of each job that ran since `since`, from Snakemake's benchmark files, longest first."""
+    ran = [(path.stem, float(pd.read_csv(path, sep="\t")["s"].iloc[0]))
+           for path in (out / "benchmarks").glob("*.tsv") if path.stat().st_mtime >= since]
+    return sorted(ran, key=lambda pair: -pair[1])
+
+
+def arrangement_tiles(out: Path) -> str:
+    """Tiles rendered / reused by the arrangements' pyramids (all rendered when they were made afresh)."""
+    rendered = reused = 0
+    for geometry in sorted((out / "arrangements").glob("*/mosaic.json")):
+        made = json.loads(geometry.read_text())
+        changed = made.get("changed", {"tilesRendered": made["tiles"], "tilesReused": 0})
+        rendered, reused = rendered + changed["tilesRendered"], reused + changed["tilesReused"]
+    return f"{rendered:,} / {reused:,}"
+
+
 def workflow_part(root: Path, count: int, additions: int, spare: float, overlap: int, rebuild: bool = True) -> None:
     step = max(1, round(count / 100))
     total = count + additions * step
@@ -174,15 +191,19 @@ def workflow_part(root: Path, count: int, additions: int, spare: float, overlap:
     print(f"\nMachine: {describe_machine()}, no GPU. {count:,} pictures (scale.py's collection), "
           f"layout.spare {spare}, tiles.overlap {overlap}: fresh build {seconds:.0f} s.\n")
     print("| addition | pictures | run s | share of fresh build | kept their cells | grid | deepest tiles changed "
-          "| tiles rendered / reused | added: 10-NN kept | added: subject share | fresh part: subject share |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| tiles rendered / reused | arrangements' tiles rendered / reused | added: 10-NN kept "
+          "| added: subject share | fresh part: subject share |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     fresh_seconds = seconds
     waiting = sorted(held.glob("*.jpg"))
+    jobs = []
     for number in range(1, additions + 1):
         before, _, _ = read_grid(out / "grid.csv")
         for path in waiting[(number - 1) * step:number * step]:
             path.rename(work / "images" / path.name)
+        started = time.time()
         seconds, _ = snakemake(work, stable, "--quiet", "rules", capture=False)
+        jobs.append(job_seconds(out, started))
         after, cols, rows = read_grid(out / "grid.csv")
         merged = before.merge(after, on="id", suffixes=("_before", "_after"))
         kept = ((merged["col_before"] == merged["col_after"]) & (merged["row_before"] == merged["row_after"])).mean()
@@ -195,8 +216,12 @@ def workflow_part(root: Path, count: int, additions: int, spare: float, overlap:
               f"| {cols}x{rows} "
               f"| {deepest['changed']:,} of {deepest['tiles']:,} ({deepest['changed'] / deepest['tiles']:.1%}) "
               f"| {changed.get('tilesRendered', 0):,} / {changed.get('tilesReused', 0):,} "
+              f"| {arrangement_tiles(out)} "
               f"| {latest['knn10_preservation_grid']:.3f} | {latest.get(share, float('nan')):.3f} "
               f"| {rest.get(share, float('nan')):.3f} |")
+    for number, seconds_by_job in enumerate(jobs, 1):
+        print(f"\nAddition {number}, each job's own seconds: "
+              + ", ".join(f"{name} {value:.1f}" for name, value in seconds_by_job))
     stable_quality = json.loads((out / "layout_quality.json").read_text())
     if not rebuild:
         return

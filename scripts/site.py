@@ -214,9 +214,12 @@ def assemble(out_dir, viewer_dir, tiles_dir, cell_folders, items: dict, collecti
         for old in (out_dir / "arrangements").iterdir():
             if old.name not in wanted:
                 shutil.rmtree(old)
-    for arrangement in arrangements:
-        mirror_tree(Path(arrangement["folder"]) / "tiles", out_dir / "arrangements" / arrangement["name"] / "tiles",
-                    skip=("iiif",))
+    for arrangement in arrangements:  # its tiles, and the layout and groups a stable build keeps
+        folder, published = Path(arrangement["folder"]), out_dir / "arrangements" / arrangement["name"]
+        mirror_tree(folder / "tiles", published / "tiles", skip=("iiif",))
+        for source, name in ((folder / "grid.csv", "layout.csv"), (folder / "groups.json", "groups.json")):
+            (published / name).unlink(missing_ok=True)
+            link_or_copy(source, published / name)
     (out_dir / "data").mkdir(exist_ok=True)
     collection = {**collection, "items": write_site_data(out_dir / "data", items, collection["grid"]["cols"],
                                                          neighbours, chunk_size)}
@@ -243,7 +246,8 @@ def arrangement_entry(out_dir: Path, arrangement: dict, ids: list[str]) -> dict:
     return {"name": name, "label": groups["label"], "dzi": f"arrangements/{name}/tiles/{geometry['dzi']}",
             "width": geometry["width"], "height": geometry["height"],
             "grid": {"cols": cols, "rows": rows, "cellWidth": geometry["cellSize"], "cellHeight": geometry["cellSize"]},
-            "cells": f"data/arrangements/{name}/cells.bin", "groups": groups["groups"]}
+            "cells": f"data/arrangements/{name}/cells.bin",
+            "groups": [{key: group[key] for key in ("label", "count", "box")} for group in groups["groups"]]}
 
 
 def keep_unchanged(new_site, old_site, skip=LINKED_TREES) -> tuple[int, int]:

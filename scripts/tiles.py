@@ -486,9 +486,11 @@ class _LevelPixels:
 
 def update_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, previous_site, cell_size: int,
                    tile: int = 128, overlap: int = 1, tile_format: str = "jpg", quality: int = 90,
-                   background=(0, 0, 0), iiif_base: str | None = None, jobs: int = 2) -> dict | None:
+                   background=(0, 0, 0), iiif_base: str | None = None, jobs: int = 2,
+                   previous_cells=None) -> dict | None:
     """Write the pyramid of `grid` into out_dir by reusing a previous build's (a published site: its
-    tiles/, layout.csv and thumbs/): every tile whose pixels come only from unchanged cells is hard-linked
+    tiles/, layout.csv and thumbs/, or `previous_cells` for the cells: a published arrangement's are the
+    site's thumbs/): every tile whose pixels come only from unchanged cells is hard-linked
     from it (the same bytes and modification time, so a sync uploads only what changed), and only the
     others are rendered. Returns mosaic.json's content with a `changed` summary, or None when the previous
     build cannot be reused (missing, or made with other settings): then write_pyramid does the whole.
@@ -513,7 +515,7 @@ def update_pyramid(grid: pd.DataFrame, cols: int, rows: int, cells, out_dir, pre
                         previous[["id", "col", "row"]].itertuples(index=False)}
     cell_paths = cell_files([cells] if isinstance(cells, str | Path) else cells)
     changed = changed_cells(by_cell, cell_paths, cols, rows, previous_by_cell, previous_cols, previous_rows,
-                            previous_site / "thumbs")
+                            Path(previous_cells) if previous_cells else previous_site / "thumbs")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     width, height = cols * cell_size, rows * cell_size
@@ -632,6 +634,8 @@ def main(argv=None):
     parser.add_argument("--previous", default=None, metavar="SITE",
                         help="a published site (its tiles/, layout.csv, thumbs/) whose tiles of unchanged cells are "
                              "reused as they are")
+    parser.add_argument("--previous-cells", default=None, metavar="FOLDER",
+                        help="the previous build's cells, when not in --previous's thumbs/ (a published arrangement's)")
     parser.add_argument("--geometry", default=None,
                         help="JSON of the pyramid's geometry for the later stages (default: mosaic.json beside --out)")
     args = parser.parse_args(argv)
@@ -642,8 +646,8 @@ def main(argv=None):
           + (", IIIF level 0" if args.iiif else ""), file=sys.stderr)
     settings = (size, args.tsize, args.overlap, args.format, args.quality, parse_colour(args.background), args.iiif)
     with atomic_dir(args.output) as temp:
-        geometry = update_pyramid(grid, cols, rows, args.cells, temp, args.previous, *settings, args.jobs) \
-            if args.previous else None
+        geometry = update_pyramid(grid, cols, rows, args.cells, temp, args.previous, *settings, args.jobs,
+                                  args.previous_cells) if args.previous else None
         if args.previous and geometry is None:
             print(f"tiles: the tiles of {args.previous} were made with other settings (or are incomplete): "
                   "writing every tile", file=sys.stderr)

@@ -11,6 +11,7 @@ import hotspots
 import metadata
 from common import PipelineError
 from site_data import write_arrangement_cells, write_facets, write_hotspots
+from tables import read_grid
 
 
 def two_halves(cols=8, rows=6, seed=0):
@@ -108,6 +109,62 @@ def test_a_subject_arrangement_is_a_block_per_first_named_subject():
             assert separate, (boxes[a], boxes[b])
     with pytest.raises(PipelineError, match="unknown arrangement"):
         arrangements.arrange(items_for_arrangements(), "colour")
+
+
+def grown_items():
+    """items_for_arrangements with i2 (undated) removed, i3 dated anew (1911 -> 1895), and two pictures added."""
+    items = items_for_arrangements()
+    keep = [i for i in range(8) if i != 2]
+    grown = {key: [items[key][i] for i in keep] for key in ("id", "col", "row", "yearStart", "subjects")}
+    grown["yearStart"][grown["id"].index("i3")] = 1895
+    for key, year, subjects in (("n8", 1957, [1]), ("n9", None, [0])):
+        for name, value in (("id", key), ("col", 0), ("row", 2), ("yearStart", year), ("subjects", subjects)):
+            grown[name].append(value)
+    return {**grown, "subjectNames": items["subjectNames"]}
+
+
+@pytest.mark.parametrize("kind", ["date", "subject"])
+def test_a_stable_arrangement_keeps_each_pictures_cell_in_its_group(tmp_path, kind, capsys):
+    """With spare room, a stable build keeps every picture still in its group in its cell, puts the added
+    and re-dated ones in their group's free cells and leaves a removed one's cell free; the grid keeps its
+    size. A new group, or a group that outgrows its slot, makes the arrangement afresh, saying why."""
+    first = tmp_path / "first"
+    first.mkdir()
+    (tmp_path / "items.json").write_text(json.dumps(items_for_arrangements()))
+    arrangements.main(["--items", str(tmp_path / "items.json"), "--kind", kind, "--out", str(first / "layout.csv"),
+                       "--groups", str(first / "groups.json"), "--spare", "0.5"])
+    before, cols, rows = read_grid(first / "layout.csv")
+    before = before.set_index("id")
+    slots = {group["label"]: group["slot"] for group in json.loads((first / "groups.json").read_text())["groups"]}
+    ids, cells, cols2, rows2, groups = arrangements.arrange(grown_items(), kind, 0.5,
+                                                            arrangements.read_previous(first))
+    assert "kept the cells of" in capsys.readouterr().err and (cols2, rows2) == (cols, rows)
+    now = dict(zip(ids, map(tuple, cells.tolist()), strict=True))
+    assert len(set(now.values())) == len(ids)
+    moved = {"i3"} if kind == "date" else set()
+    for key in set(before.index) - {"i2"} - moved:
+        assert now[key] == tuple(before.loc[key, ["col", "row"]]), key
+    for group in groups:
+        left, top, right, bottom = slots[group["label"]]
+        assert group["slot"] == slots[group["label"]]
+        assert [group["box"][0], group["box"][2]] == [left, right]
+    label_of = {"date": {"n8": "1950s", "n9": "Undated", "i3": "1890s"}, "subject": {"n8": "Whales", "n9": "Ships"}}
+    for key, label in label_of[kind].items():
+        left, top, right, bottom = slots[label]
+        assert left <= now[key][0] <= right and top <= now[key][1] <= bottom, (key, label)
+    # A period or subject not seen before, or a group beyond its room: arranged afresh.
+    novel = grown_items()
+    novel["yearStart"][0], novel["subjects"][0] = 1700, [2]
+    novel["subjectNames"] = ["Ships", "Whales", "Maps"]
+    arrangements.arrange(novel, kind, 0.5, arrangements.read_previous(first))
+    assert "arranged afresh, as the previous arrangement cannot be kept: new groups" in capsys.readouterr().err
+    crowded = grown_items()
+    for number in range(10):
+        for name, value in (("id", f"c{number}"), ("col", 0), ("row", 3), ("yearStart", 1899), ("subjects", [0])):
+            crowded[name].append(value)
+    arrangements.arrange(crowded, kind, 0.5, arrangements.read_previous(first))
+    assert "has outgrown its slot" in capsys.readouterr().err
+    assert arrangements.read_previous(tmp_path / "nothing") is None
 
 
 def test_facets_from_catalogue_columns():

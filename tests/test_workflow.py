@@ -470,6 +470,8 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     deepest = max((out / "site" / "tiles" / "mosaic_files").iterdir(), key=lambda p: int(p.name))
     tiles_before = {p.name: (p.stat().st_ino, p.stat().st_mtime_ns) for p in deepest.iterdir()}
     page_before = (out / "site" / "index.html").stat()
+    arranged_before = {name: read_grid(out / "site" / "arrangements" / name / "layout.csv")[0].set_index("id")
+                       for name in ("date", "subject")}
     shutil.copy(out / "site" / "layout.csv", tmp_path / "pinned.csv")  # a published layout, saved to pin it
     digest = hashlib.sha256((tmp_path / "pinned.csv").read_bytes()).hexdigest()
     assert json.loads((out / "site.json").read_text())["layoutSha256"] == digest  # which version is published
@@ -505,6 +507,12 @@ def test_a_growing_collection_keeps_its_layout_in_stable_mode(tmp_path, node_ava
     assert (page_after.st_ino, page_after.st_mtime_ns) == (page_before.st_ino, page_before.st_mtime_ns)
     site_log = (out / "logs" / "site.log").read_text()
     assert re.search(r"site: \d+ files besides the tiles and thumbnails as they were", site_log)
+    for name, arranged in arranged_before.items():  # the arrangements are kept too, and their tiles reused
+        assert "kept the cells of 29 pictures, placed 3" in (out / "logs" / f"arrangement-{name}.log").read_text()
+        arranged_after = read_grid(out / "site" / "arrangements" / name / "layout.csv")[0].set_index("id")
+        pd.testing.assert_frame_equal(arranged_after.loc[kept.index], arranged.loc[kept.index])
+        log = (out / "logs" / f"arrangement_tiles-{name}.log").read_text()
+        assert re.search(r"\b[34] cells changed since .*site/arrangements/" + name, log), log
     quality = json.loads((out / "layout_quality.json").read_text())
     assert quality["additions"]["latest"]["images"] == 3 and quality["knn10_preservation"]["embedding"] is None
     assert "Nothing to be done" in snakemake(tmp_path, "--configfile", str(tmp_path / "grows.yaml"), "-n").stdout
