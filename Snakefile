@@ -78,6 +78,10 @@ FEATURES = config["features"]
 SHARDS = FEATURES["shards"]
 LAYOUT = config["layout"]
 STABLE = LAYOUT["mode"] == "stable"
+# A stable build's jobs are small (only the new cells and the changed tiles are made) and mostly start up
+# or wait on the disk: each takes one thread, so that two run at once (layout quality, the longest, beside
+# the rest) where with all the threads each they would run one after another.
+UPDATE_THREADS = 1 if STABLE else config["jobs"]
 # The layout a stable build keeps: the last published one (the site rule keeps a copy beside the results),
 # or one the user pinned. Its later changes do not make the grid rerun (ancient): a stable grid reruns
 # when the pictures change, and then places only the added ones.
@@ -457,7 +461,7 @@ rule mosaic:
         f"{OUT}/benchmarks/mosaic-{{shard}}.tsv"
     conda:
         "envs/tiles.yaml"
-    threads: config["jobs"]
+    threads: UPDATE_THREADS
     params:
         script=script("mosaic"),
         size=config["tiles"]["size"],
@@ -486,7 +490,7 @@ rule tiles:
         f"{OUT}/benchmarks/tiles.tsv"
     conda:
         "envs/tiles.yaml"
-    threads: config["jobs"]
+    threads: UPDATE_THREADS
     params:
         script=script("tiles"),
         size=config["tiles"]["size"],
@@ -562,7 +566,7 @@ rule quality:
         "annotate"
     conda:
         "envs/grid.yaml"
-    threads: config["jobs"]
+    threads: UPDATE_THREADS
     params:
         script=script("quality"),
         embedding=lambda wildcards, input: f"--embedding {input.embedding}" if input.embedding else "",
@@ -585,7 +589,7 @@ rule neighbours:
         "annotate"
     conda:
         "envs/grid.yaml"
-    threads: config["jobs"]
+    threads: UPDATE_THREADS
     params:
         script=script("neighbours"),
         neighbours=config["neighbours"]["count"],
@@ -667,7 +671,7 @@ rule arrangement_tiles:
         f"{OUT}/benchmarks/arrangement_tiles-{{arrangement}}.tsv"
     conda:
         "envs/tiles.yaml"
-    threads: config["jobs"]
+    threads: UPDATE_THREADS
     params:
         script=script("tiles"),
         size=config["tiles"]["size"],

@@ -312,6 +312,36 @@ def link_files(pairs, threads: int = FOLDER_THREADS) -> int:
         return sum(pool.map(link_folders, [folders[i:i + step] for i in range(0, len(folders), step)]))
 
 
+REPLACE_THREADS = 8  # files removed and linked at once when many change (see replace_files)
+
+
+def replace_files(pairs, threads: int = REPLACE_THREADS) -> int:
+    """For each (source, target): what is at target removed (a file, or a folder whole), then source linked
+    there (link_or_copy); a source of None only removes. On `threads` threads when there are many: removing
+    a file that is its last link frees its blocks, which this VM's disk takes about 140 microseconds to do
+    alone and 70 with 8 threads, and the site replaced by a fresh build holds 100,000 such. Returns the
+    files linked."""
+    def replace(pair) -> int:
+        source, target = pair
+        try:
+            if os.path.isdir(target) and not os.path.islink(target):
+                shutil.rmtree(target)
+            else:
+                os.unlink(target)
+        except FileNotFoundError:
+            pass
+        if source is None:
+            return 0
+        link_or_copy(source, target)
+        return 1
+
+    pairs = list(pairs)
+    if threads <= 1 or len(pairs) < 1000:
+        return sum(map(replace, pairs))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        return sum(pool.map(replace, pairs, chunksize=256))
+
+
 def in_order(pool, function, items, ahead: int):
     """function(item) for each item on a concurrent.futures pool, yielded in the items' order, with at
     most `ahead` results computed or in progress beyond the one being consumed (a bound on memory)."""

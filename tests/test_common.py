@@ -8,6 +8,7 @@ from common import (
     link_files,
     parse_grid_size,
     parse_tile,
+    replace_files,
     resolve_grid_size,
 )
 
@@ -119,3 +120,26 @@ def test_link_files_makes_the_folders_and_links_each_file(tmp_path, threads):
         assert target.stat().st_ino == source.stat().st_ino  # a link, not a copy
     with pytest.raises(FileExistsError):  # an existing target is an error, not silently replaced
         link_files([(sources[0], targets[1])], threads=threads)
+
+
+@pytest.mark.parametrize("count", [10, 1500])
+def test_replace_files_puts_each_source_in_the_place_of_what_was_there(tmp_path, count):
+    """Files, a folder and nothing at all are replaced by links to the sources; a source of None only
+    removes. 1,500 pairs take the threaded path."""
+    (tmp_path / "new").mkdir()
+    (tmp_path / "old").mkdir()
+    pairs = []
+    for index in range(count):
+        source, target = tmp_path / "new" / f"{index}.jpg", tmp_path / "old" / f"{index}.jpg"
+        source.write_bytes(b"new %d" % index)
+        if index % 3 == 0:
+            target.write_bytes(b"stale")
+        elif index % 3 == 1:
+            (target / "deep").mkdir(parents=True)  # a folder where a file now belongs
+        pairs.append((source, target))
+    (tmp_path / "old" / "gone.jpg").write_bytes(b"gone")
+    pairs.append((None, tmp_path / "old" / "gone.jpg"))
+    assert replace_files(pairs) == count
+    assert not (tmp_path / "old" / "gone.jpg").exists()
+    for source, target in pairs[:-1]:
+        assert target.is_file() and target.stat().st_ino == source.stat().st_ino

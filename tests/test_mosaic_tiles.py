@@ -159,7 +159,8 @@ def test_a_served_iiif_folder_is_brought_up_to_date_in_place(tmp_path):
     settings = {"iiif_base": "http://127.0.0.1:8080/tiles/iiif", "progress": False}
     tiles.write_pyramid(grid_table, 4, 3, tmp_path / "cells", tmp_path / "old", 32, 32, 1, **settings)
     served = tmp_path / "served"
-    linked = iiif_layout.lay_out(tmp_path / "old" / "iiif", served)
+    linked, names = iiif_layout.lay_out(tmp_path / "old" / "iiif", served)
+    assert names == sum(1 for path in served.rglob("*") if path.is_file())
     unchanged = served / "0,0,32,32" / "32,32" / "0" / "default.jpg"
     (served / "stale,0,1,1" / "1," / "0").mkdir(parents=True)
     (served / "0,0,32,32" / "7,").mkdir()
@@ -169,13 +170,13 @@ def test_a_served_iiif_folder_is_brought_up_to_date_in_place(tmp_path):
     (store / "1" / "1_0.jpg").unlink()
     Image.new("RGB", (32, 32), (1, 2, 3)).save(store / "1" / "1_0.jpg")
     before = unchanged.stat()
-    assert iiif_layout.lay_out(store, served) == 2  # the new tile's two size names; nothing else changed
+    assert iiif_layout.lay_out(store, served)[0] == 2  # the new tile's two size names; nothing else changed
     assert unchanged.stat().st_ino == before.st_ino and unchanged.stat().st_ctime_ns == before.st_ctime_ns
     assert os.path.samefile(served / "32,0,32,32" / "32," / "0" / "default.jpg", store / "1" / "1_0.jpg")
     assert not (served / "stale,0,1,1").exists() and not (served / "0,0,32,32" / "7,").exists()
     check_service(served)
     fresh = tmp_path / "fresh"
-    assert iiif_layout.lay_out(store, fresh) == linked
+    assert iiif_layout.lay_out(store, fresh)[0] == linked
     assert sorted(p.relative_to(fresh) for p in fresh.rglob("*")) == sorted(p.relative_to(served)
                                                                           for p in served.rglob("*"))
 
