@@ -193,6 +193,13 @@ def keep_previous(groups: list[tuple[str, list[int]]], ids: list[str], previous:
     new_groups = [label for label, _ in groups if label not in slots]
     if new_groups:
         return f"new groups: {', '.join(new_groups[:5])}"
+    covered = np.zeros((previous["rows"], previous["cols"]), dtype=np.int64)
+    for left, top, right, bottom in slots.values():
+        if not (0 <= left <= right < previous["cols"] and 0 <= top <= bottom < previous["rows"]):
+            return "a group's slot lies outside the previous grid"
+        covered[top:bottom + 1, left:right + 1] += 1
+    if covered.max() > 1:
+        return "the groups' slots overlap"
     upward = kind == "date"
     cells = np.zeros((len(ids), 2), dtype=np.int64)
     boxes, kept = {}, 0
@@ -250,14 +257,26 @@ def arrange(items: dict, kind: str, spare: float = 0.0, previous: dict | None = 
 
 def read_previous(folder) -> dict | None:
     """A published arrangement (the site's arrangements/<name>/: layout.csv and groups.json) as
-    keep_previous takes it, or None when there is none."""
+    keep_previous takes it, or None when there is none or it cannot be read (then the arrangement is made
+    afresh, which costs only its tiles: the log says so)."""
     folder = Path(folder)
     if not (folder / "layout.csv").is_file() or not (folder / "groups.json").is_file():
         return None
-    layout, cols, rows = read_grid(folder / "layout.csv")
-    groups = json.loads((folder / "groups.json").read_text(encoding="utf-8"))
-    cells = dict(zip(layout["id"], zip(layout["col"].tolist(), layout["row"].tolist(), strict=True), strict=True))
-    return {"cells": cells, "cols": cols, "rows": rows, "groups": groups["groups"]}
+    try:
+        layout, cols, rows = read_grid(folder / "layout.csv")
+        groups = json.loads((folder / "groups.json").read_text(encoding="utf-8"))["groups"]
+        cells = dict(zip(layout["id"], zip(layout["col"].tolist(), layout["row"].tolist(), strict=True),
+                         strict=True))
+        for group in groups:
+            slot = group.get("slot") if isinstance(group, dict) and "label" in group else ()
+            if slot is not None and not (isinstance(slot, list) and len(slot) == 4
+                                         and all(isinstance(value, int) for value in slot)):
+                raise ValueError(f"a group without a label, or with a slot that is not four cells: {group}")
+    except (PipelineError, ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        print(f"arrangements: the published arrangement in {folder} cannot be read ({error}): arranged afresh",
+              file=sys.stderr)
+        return None
+    return {"cells": cells, "cols": cols, "rows": rows, "groups": groups}
 
 
 def main(argv=None) -> None:

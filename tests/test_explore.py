@@ -164,7 +164,14 @@ def test_a_stable_arrangement_keeps_each_pictures_cell_in_its_group(tmp_path, ki
             crowded[name].append(value)
     arrangements.arrange(crowded, kind, 0.5, arrangements.read_previous(first))
     assert "has outgrown its slot" in capsys.readouterr().err
+    for slot, reason in (([0, 0, cols, 0], "outside the previous grid"), (slots[next(iter(slots))], "overlap")):
+        damaged = arrangements.read_previous(first)
+        damaged["groups"][-1]["slot"] = slot
+        arrangements.arrange(grown_items(), kind, 0.5, damaged)
+        assert reason in capsys.readouterr().err
     assert arrangements.read_previous(tmp_path / "nothing") is None
+    (first / "groups.json").write_text('{"groups": [{"lab')  # damaged: read as none, and said
+    assert arrangements.read_previous(first) is None and "cannot be read" in capsys.readouterr().err
 
 
 def test_facets_from_catalogue_columns():
