@@ -781,8 +781,9 @@ describe('viewer in Chromium', { timeout: 240000 }, () => {
     const markup = '<img src=x onerror=alert(document.domain)>';
     const s = await open(`q=${enc(markup)}&s=${enc(markup)},Nope&item=${enc(markup)}&mode=${enc(markup)}`);
     const { page } = s;
-    assert.equal(await page.locator('#search').inputValue(), markup, 'q= is shown as text in the search box');
+    // The link is applied once the unknown item= id has been looked up (a fetch): wait for its search's count.
     await waitForText(page, '#search-count', /^\d+ found$/);
+    assert.equal(await page.locator('#search').inputValue(), markup, 'q= is shown as text in the search box');
     assert.equal(await page.locator('#panel').isHidden(), true, 'an unknown item id opens nothing');
     await page.waitForTimeout(300); // give an injected onerror time to fire
     assert.equal(await page.evaluate(() => document.querySelectorAll('img[src="x"]').length), 0, 'no <img> from the link');
